@@ -14,6 +14,11 @@
 
 SC_BEGIN_DECLS
 
+/** Payloads are followed by at least this many zero bytes, so decoders and
+ * bitstream filters may over-read safely. packet_alloc guarantees it;
+ * packet_wrap callers must provide it (FFmpeg's packet buffers do). */
+#define SC_PACKET_PADDING 64
+
 /** What an elementary stream carries. */
 enum sc_media_type {
     SC_MEDIA_UNKNOWN = 0,
