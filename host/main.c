@@ -1,0 +1,204 @@
+/* streamcut: the command line. */
+#include "build_config.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+#include "pipeline.h"
+
+#define EXIT_CONFIG 2
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: streamcut [OPTIONS] COMMAND [ARGS]\n"
+            "\n"
+            "Commands:\n"
+            "  run PIPELINE.ini     run the pipeline until its sources end or SIGINT/SIGTERM\n"
+            "  check PIPELINE.ini   validate the pipeline and print its graph\n"
+            "  modules [NAME]       list the modules found, or one module's options\n"
+            "\n"
+            "Options:\n"
+            "  -v, --verbose        more log output (repeat for debug)\n"
+            "  -q, --quiet          errors only\n"
+            "  --version            print the version and the module ABI\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Modules are searched in [host] module_path, $STREAMCUT_MODULE_PATH, then the\n"
+            "build tree (when run from it) or %s.\n"
+            "Exit status: 0 success, 1 runtime failure, 2 invalid pipeline or usage.\n",
+            SC_MODULE_INSTALL_DIR);
+}
+
+static void print_errors(GPtrArray *errors)
+{
+    for (guint i = 0; i < errors->len; i++) fprintf(stderr, "%s\n", (char *)g_ptr_array_index(errors, i));
+}
+
+static int command_check(const char *path)
+{
+    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+    sc_pipeline *pipeline = sc_pipeline_load(path, errors);
+    print_errors(errors);
+    g_ptr_array_free(errors, TRUE);
+    if (!pipeline) return EXIT_CONFIG;
+    sc_pipeline_print_graph(pipeline, stdout);
+    sc_pipeline_free(pipeline);
+    return 0;
+}
+
+static int wait_for_sources(sc_pipeline *pipeline)
+{
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    bool stopping = false;
+    while (!sc_pipeline_sources_done(pipeline)) {
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        int signal_number = sigtimedwait(&signals, NULL, &tick);
+        if (signal_number < 0) continue;
+        if (stopping) {
+            sc_log(SC_LOG_ERROR, NULL, "second %s: exiting without draining", strsignal(signal_number));
+            _exit(130);
+        }
+        stopping = true;
+        sc_log(SC_LOG_INFO, NULL, "%s: stopping sources, closing open segments, draining sinks",
+               strsignal(signal_number));
+        sc_pipeline_request_stop(pipeline);
+    }
+    return 0;
+}
+
+static int command_run(const char *path)
+{
+    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+    sc_pipeline *pipeline = sc_pipeline_load(path, errors);
+    if (!pipeline) {
+        print_errors(errors);
+        g_ptr_array_free(errors, TRUE);
+        return EXIT_CONFIG;
+    }
+    if (!sc_pipeline_create(pipeline, errors)) {
+        print_errors(errors);
+        g_ptr_array_free(errors, TRUE);
+        sc_pipeline_free(pipeline);
+        return EXIT_CONFIG;
+    }
+    g_ptr_array_free(errors, TRUE);
+    /* Signals are taken by the main thread only: every worker inherits the
+     * blocked mask and never sees them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        sc_log(SC_LOG_DEBUG, ctx->name, "%s %s %s (ABI %u.%u) from %s", sc_section_kind_name(ctx->kind),
+               ctx->module->descriptor.name, ctx->module->descriptor.version, ctx->module->descriptor.abi_major,
+               ctx->module->descriptor.abi_minor, ctx->module->path);
+    }
+    sc_pipeline_start(pipeline);
+    wait_for_sources(pipeline);
+    int status = sc_pipeline_finish(pipeline);
+    sc_pipeline_log_stats(pipeline);
+    sc_pipeline_free(pipeline);
+    return status;
+}
+
+static void print_option(const sc_option_spec *spec)
+{
+    printf("  %-28s %-9s default: %s%s\n", spec->name, sc_option_type_name(spec->type),
+           spec->default_value && *spec->default_value ? spec->default_value
+                                                       : (spec->flags & SC_OPT_REQUIRED) ? "(required)" : "(none)",
+           "");
+    if (spec->type == SC_OPT_ENUM) printf("  %-28s choices: %s\n", "", spec->choices);
+    if (spec->min < spec->max) printf("  %-28s range: %g .. %g\n", "", spec->min, spec->max);
+    if (spec->help) printf("  %-28s %s\n", "", spec->help);
+}
+
+static int command_modules(const char *name)
+{
+    sc_loader *loader = sc_loader_new(NULL);
+    int status = 0;
+    if (name) {
+        char *error = NULL;
+        sc_module *module = sc_loader_find(loader, name, &error);
+        if (!module) {
+            fprintf(stderr, "streamcut: %s\n", error);
+            g_free(error);
+            sc_loader_free(loader);
+            return EXIT_CONFIG;
+        }
+        const sc_module_descriptor *d = &module->descriptor;
+        printf("%s %s (%s module, ABI %u.%u)\n%s\n%s\n\n", d->name, d->version, sc_module_kind_name(d->kind),
+               d->abi_major, d->abi_minor, d->description, module->path);
+        sc_section_kind kind = d->kind == SC_MODULE_SOURCE ? SC_SECTION_SOURCE
+                             : d->kind == SC_MODULE_STRATEGY ? SC_SECTION_STRATEGY : SC_SECTION_SINK;
+        printf("Options:\n");
+        if (module->option_count == 0) printf("  (none)\n");
+        for (size_t i = 0; i < module->option_count; i++) print_option(&module->options[i]);
+        printf("\nKeys every [%s NAME] section takes:\n", sc_section_kind_name(kind));
+        for (const sc_option_spec *spec = sc_host_keys(kind); spec->name; spec++) print_option(spec);
+    } else {
+        GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+        GPtrArray *modules = sc_loader_find_all(loader, errors);
+        for (guint i = 0; i < modules->len; i++) {
+            const sc_module *module = g_ptr_array_index(modules, i);
+            const sc_module_descriptor *d = &module->descriptor;
+            printf("%-12s %-9s %-8s ABI %u.%u  %s\n%-12s %s\n", d->name, sc_module_kind_name(d->kind), d->version,
+                   d->abi_major, d->abi_minor, d->description, "", module->path);
+        }
+        for (guint i = 0; i < errors->len; i++) fprintf(stderr, "streamcut: %s\n", (char *)errors->pdata[i]);
+        if (errors->len) status = 1;
+        g_ptr_array_free(modules, TRUE);
+        g_ptr_array_free(errors, TRUE);
+    }
+    sc_loader_free(loader);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    sc_log_init();
+    int verbosity = SC_LOG_INFO;
+    int first = 1;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        const char *arg = argv[first];
+        if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) verbosity++;
+        else if (strcmp(arg, "-vv") == 0) verbosity += 2;
+        else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) verbosity = SC_LOG_ERROR;
+        else if (strcmp(arg, "--version") == 0) {
+            printf("streamcut %s (module ABI %d.%d)\n", PACKAGE_VERSION, SC_ABI_MAJOR, SC_ABI_MINOR);
+            return 0;
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            print_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "streamcut: unknown option '%s'\n", arg);
+            print_usage(stderr);
+            return EXIT_CONFIG;
+        }
+    }
+    sc_log_set_level(verbosity > SC_LOG_DEBUG ? SC_LOG_DEBUG : verbosity);
+    if (first >= argc) {
+        print_usage(stderr);
+        return EXIT_CONFIG;
+    }
+    const char *command = argv[first];
+    int remaining = argc - first - 1;
+    if (strcmp(command, "run") == 0 && remaining == 1) return command_run(argv[first + 1]);
+    if (strcmp(command, "check") == 0 && remaining == 1) return command_check(argv[first + 1]);
+    if (strcmp(command, "modules") == 0 && remaining <= 1) return command_modules(remaining ? argv[first + 1] : NULL);
+    fprintf(stderr, "streamcut: bad command line\n");
+    print_usage(stderr);
+    return EXIT_CONFIG;
+}

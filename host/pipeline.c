@@ -1,0 +1,703 @@
+#include "pipeline.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "packet.h"
+#include "value.h"
+
+/* The timeline treats a DTS step larger than this as a discontinuity. */
+#define DEFAULT_MAX_JUMP_NS (10 * SC_NSEC_PER_SEC)
+
+static const sc_option_spec host_section_keys[] = {
+    {.name = "module_path", .type = SC_OPT_STRING, .default_value = "",
+     .help = "extra module folders, ':'-separated, searched first (relative to the pipeline file)"},
+    {0},
+};
+
+static const sc_option_spec source_section_keys[] = {
+    {.name = "module", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "source module"},
+    {.name = "buffer.max_memory_mb", .type = SC_OPT_INT, .default_value = "500", .min = 1, .max = 1048576,
+     .help = "memory the buffer may hold (payload plus per-packet overhead), MiB"},
+    {.name = "buffer.max_items", .type = SC_OPT_INT, .default_value = "10000", .min = 1, .max = 1e9,
+     .help = "packets the buffer may hold"},
+    {.name = "buffer.retention_seconds", .type = SC_OPT_DOUBLE, .default_value = "300", .min = 0.001, .max = 1e7,
+     .help = "stream time the buffer keeps behind the newest packet, seconds"},
+    {.name = "buffer.keyframe_priority", .type = SC_OPT_BOOL, .default_value = "true",
+     .help = "under pressure, thin old GOPs to their keyframes before evicting them"},
+    {.name = "buffer.gc_interval_seconds", .type = SC_OPT_DOUBLE, .default_value = "30", .min = 0.01, .max = 1e6,
+     .help = "how often expired packets are collected even when the input stalls, seconds"},
+    {0},
+};
+
+static const sc_option_spec strategy_section_keys[] = {
+    {.name = "module", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "strategy module"},
+    {.name = "source", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "the [source NAME] it cuts"},
+    {0},
+};
+
+static const sc_option_spec sink_section_keys[] = {
+    {.name = "module", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "sink module"},
+    {.name = "from", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED,
+     .help = "the [strategy NAME]s whose segments it receives, comma-separated"},
+    {.name = "queue", .type = SC_OPT_INT, .default_value = "64", .min = 1, .max = 65536,
+     .help = "segments waiting for this sink at most"},
+    {.name = "on_overflow", .type = SC_OPT_ENUM, .default_value = "auto",
+     .choices = "auto|block|drop_oldest|drop_newest",
+     .help = "when the queue is full: auto = block for file input, drop_oldest for live input"},
+    {0},
+};
+
+const sc_option_spec *sc_host_keys(sc_section_kind kind)
+{
+    switch (kind) {
+    case SC_SECTION_HOST: return host_section_keys;
+    case SC_SECTION_SOURCE: return source_section_keys;
+    case SC_SECTION_STRATEGY: return strategy_section_keys;
+    case SC_SECTION_SINK: return sink_section_keys;
+    }
+    return host_section_keys;
+}
+
+bool sc_option_value_parse(const sc_option_spec *spec, const char *text, sc_option_value *value, const char **why)
+{
+    bool flag;
+    double range_value = 0;
+    bool ranged = spec->min < spec->max;
+    switch (spec->type) {
+    case SC_OPT_STRING:
+        return true;
+    case SC_OPT_INT:
+        if (!sc_value_parse_int(text, &value->as_int, why)) return false;
+        value->as_double = (double)value->as_int;
+        range_value = value->as_double;
+        break;
+    case SC_OPT_DOUBLE:
+        if (!sc_value_parse_double(text, &value->as_double, why)) return false;
+        range_value = value->as_double;
+        break;
+    case SC_OPT_BOOL:
+        if (!sc_value_parse_bool(text, &flag, why)) return false;
+        value->as_int = flag;
+        value->as_double = flag;
+        return true;
+    case SC_OPT_DURATION:
+        if (!sc_value_parse_duration(text, &value->as_int, why)) return false;
+        value->as_double = (double)value->as_int / 1e9;
+        range_value = value->as_double;
+        break;
+    case SC_OPT_SIZE:
+        if (!sc_value_parse_size(text, &value->as_int, why)) return false;
+        value->as_double = (double)value->as_int;
+        range_value = value->as_double;
+        break;
+    case SC_OPT_ENUM:
+        if (!sc_value_is_choice(text, spec->choices)) {
+            *why = "not one of the choices";
+            return false;
+        }
+        return true;
+    default:
+        *why = "unknown option type";
+        return false;
+    }
+    if (ranged && (range_value < spec->min || range_value > spec->max)) {
+        *why = "out of range";
+        return false;
+    }
+    return true;
+}
+
+static void add_error(GPtrArray *errors, const char *path, int line, const char *fmt, ...) SC_PRINTF(4, 5);
+
+static void add_error(GPtrArray *errors, const char *path, int line, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    char *message = g_strdup_vprintf(fmt, args);
+    va_end(args);
+    g_ptr_array_add(errors, g_strdup_printf("%s:%d: %s", path, line, message));
+    g_free(message);
+}
+
+static const char *section_label(const sc_config_section *section, char *buffer, size_t length)
+{
+    if (section->kind == SC_SECTION_HOST) g_strlcpy(buffer, "[host]", length);
+    else g_snprintf(buffer, length, "[%s %s]", sc_section_kind_name(section->kind), section->name);
+    return buffer;
+}
+
+static char *describe_range(const sc_option_spec *spec)
+{
+    if (spec->type == SC_OPT_ENUM) {
+        char *choices = g_strdup(spec->choices);
+        g_strdelimit(choices, "|", ',');
+        char *text = g_strdup_printf("one of: %s", choices);
+        g_free(choices);
+        return text;
+    }
+    if (spec->min < spec->max) {
+        const char *unit = spec->type == SC_OPT_DURATION ? " s" : spec->type == SC_OPT_SIZE ? " bytes" : "";
+        return g_strdup_printf("between %g%s and %g%s", spec->min, unit, spec->max, unit);
+    }
+    return g_strdup(sc_option_type_name(spec->type));
+}
+
+/* Resolve one schema against a section: values or defaults, typed. */
+static GArray *resolve_options(const sc_option_spec *schema, size_t count, const sc_config_section *section,
+                               const char *path, GPtrArray *errors)
+{
+    GArray *values = g_array_new(FALSE, TRUE, sizeof(sc_option_value));
+    char label[128];
+    for (size_t i = 0; i < count; i++) {
+        const sc_option_spec *spec = &schema[i];
+        sc_option_value value = {.spec = spec};
+        const sc_config_entry *entry = sc_config_section_find(section, spec->name);
+        const char *text = entry ? entry->value : spec->default_value;
+        value.set = entry != NULL;
+        value.line = entry ? entry->line : section->line;
+        if (!entry && (spec->flags & SC_OPT_REQUIRED)) {
+            add_error(errors, path, section->line, "%s: missing required option '%s' (%s)",
+                      section_label(section, label, sizeof label), spec->name, spec->help ? spec->help : "");
+        } else if (text) {
+            const char *why = NULL;
+            if (!sc_option_value_parse(spec, text, &value, &why)) {
+                char *range = describe_range(spec);
+                add_error(errors, path, value.line, "%s: bad value '%s' for '%s': %s (expected %s)",
+                          section_label(section, label, sizeof label), text, spec->name, why, range);
+                g_free(range);
+            }
+            value.text = g_strdup(text);
+        }
+        g_array_append_val(values, value);
+    }
+    return values;
+}
+
+static size_t schema_length(const sc_option_spec *schema)
+{
+    size_t count = 0;
+    while (schema[count].name) count++;
+    return count;
+}
+
+static void free_option_values(GArray *values)
+{
+    if (!values) return;
+    for (guint i = 0; i < values->len; i++) g_free(g_array_index(values, sc_option_value, i).text);
+    g_array_free(values, TRUE);
+}
+
+static const sc_option_value *find_value(GArray *values, const char *name)
+{
+    for (guint i = 0; values && i < values->len; i++) {
+        const sc_option_value *value = &g_array_index(values, sc_option_value, i);
+        if (strcmp(value->spec->name, name) == 0) return value;
+    }
+    return NULL;
+}
+
+/* Every key must be a host key of the section kind or a module option. */
+static void check_unknown_keys(const sc_config_section *section, const sc_module *module, const char *path,
+                               GPtrArray *errors)
+{
+    const sc_option_spec *host_keys = sc_host_keys(section->kind);
+    GPtrArray *known = g_ptr_array_new();
+    for (const sc_option_spec *spec = host_keys; spec->name; spec++) g_ptr_array_add(known, (gpointer)spec->name);
+    for (size_t i = 0; module && i < module->option_count; i++) g_ptr_array_add(known, (gpointer)module->options[i].name);
+    char label[128];
+    for (guint i = 0; i < section->entries->len; i++) {
+        const sc_config_entry *entry = g_ptr_array_index(section->entries, i);
+        bool found = false;
+        for (guint k = 0; k < known->len && !found; k++) found = strcmp(known->pdata[k], entry->key) == 0;
+        if (found) continue;
+        if (!module && section->kind != SC_SECTION_HOST) continue;  /* module unknown: reported already */
+        const char *suggestion = sc_closest_word(entry->key, (const char *const *)known->pdata, known->len);
+        char *hint = suggestion ? g_strdup_printf(" (did you mean '%s'?)", suggestion) : g_strdup("");
+        if (module)
+            add_error(errors, path, entry->line, "%s: unknown option '%s' for module '%s'%s",
+                      section_label(section, label, sizeof label), entry->key, module->descriptor.name, hint);
+        else
+            add_error(errors, path, entry->line, "%s: unknown option '%s'%s",
+                      section_label(section, label, sizeof label), entry->key, hint);
+        g_free(hint);
+    }
+    g_ptr_array_free(known, TRUE);
+}
+
+static void free_ctx(sc_ctx *ctx)
+{
+    free_option_values(ctx->options);
+    free_option_values(ctx->host_options);
+    g_hash_table_destroy(ctx->counters);
+    g_mutex_clear(&ctx->counters_lock);
+    g_free(ctx->name);
+    g_free(ctx);
+}
+
+static sc_ctx *find_ctx(sc_pipeline *pipeline, const char *name)
+{
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        if (strcmp(ctx->name, name) == 0) return ctx;
+    }
+    return NULL;
+}
+
+static const char *closest_name(sc_pipeline *pipeline, const char *name, sc_section_kind kind)
+{
+    GPtrArray *names = g_ptr_array_new();
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        if (ctx->kind == kind) g_ptr_array_add(names, ctx->name);
+    }
+    const char *best = sc_closest_word(name, (const char *const *)names->pdata, names->len);
+    g_ptr_array_free(names, TRUE);
+    return best;
+}
+
+static sc_ctx *resolve_reference(sc_pipeline *pipeline, sc_ctx *from, const char *name, sc_section_kind want,
+                                 int line, GPtrArray *errors)
+{
+    const char *path = pipeline->config->path;
+    char label[128];
+    sc_ctx *target = find_ctx(pipeline, name);
+    if (!target) {
+        const char *suggestion = closest_name(pipeline, name, want);
+        add_error(errors, path, line, "%s: no [%s %s] in this file%s%s%s", section_label(from->section, label, sizeof label),
+                  sc_section_kind_name(want), name, suggestion ? " (did you mean '" : "",
+                  suggestion ? suggestion : "", suggestion ? "'?)" : "");
+        return NULL;
+    }
+    if (target->kind != want) {
+        add_error(errors, path, line, "%s: '%s' is a %s, not a %s", section_label(from->section, label, sizeof label),
+                  name, sc_section_kind_name(target->kind), sc_section_kind_name(want));
+        return NULL;
+    }
+    return target;
+}
+
+static sc_ctx *new_ctx(sc_pipeline *pipeline, const sc_config_section *section)
+{
+    sc_ctx *ctx = g_new0(sc_ctx, 1);
+    ctx->kind = section->kind;
+    ctx->name = g_strdup(section->name);
+    ctx->section = section;
+    ctx->pipeline = pipeline;
+    g_mutex_init(&ctx->counters_lock);
+    ctx->counters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    return ctx;
+}
+
+static uint32_t module_kind_for(sc_section_kind kind)
+{
+    return kind == SC_SECTION_SOURCE ? SC_MODULE_SOURCE : kind == SC_SECTION_STRATEGY ? SC_MODULE_STRATEGY
+                                                                                       : SC_MODULE_SINK;
+}
+
+static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors);
+
+sc_pipeline *sc_pipeline_load(const char *path, GPtrArray *errors)
+{
+    guint errors_before = errors->len;
+    sc_config *config = sc_config_load(path, errors);
+    if (!config) return NULL;
+    sc_pipeline *pipeline = g_new0(sc_pipeline, 1);
+    pipeline->config = config;
+    pipeline->contexts = g_ptr_array_new();
+    pipeline->sources = g_ptr_array_new();
+    pipeline->strategies = g_ptr_array_new();
+    pipeline->sinks = g_ptr_array_new();
+
+    const sc_config_section *host_section = NULL;
+    for (guint i = 0; i < config->sections->len; i++) {
+        const sc_config_section *section = g_ptr_array_index(config->sections, i);
+        if (section->kind == SC_SECTION_HOST) host_section = section;
+    }
+    /* Without a [host] section its keys take their defaults. */
+    GPtrArray *no_entries = g_ptr_array_new();
+    sc_config_section empty_host = {.kind = SC_SECTION_HOST, .name = (char *)"", .line = 1, .entries = no_entries};
+    const sc_config_section *host_view = host_section ? host_section : &empty_host;
+    check_unknown_keys(host_view, NULL, path, errors);
+    pipeline->host_options = resolve_options(host_section_keys, schema_length(host_section_keys), host_view, path, errors);
+    g_ptr_array_free(no_entries, TRUE);
+
+    /* Module folders named in the file are relative to it. */
+    GPtrArray *folders = g_ptr_array_new_with_free_func(g_free);
+    const sc_option_value *module_path = find_value(pipeline->host_options, "module_path");
+    if (module_path && module_path->text && *module_path->text) {
+        char *base = g_path_get_dirname(path);
+        char **parts = g_strsplit(module_path->text, ":", -1);
+        for (char **p = parts; *p; p++)
+            if (**p) g_ptr_array_add(folders, g_path_is_absolute(*p) ? g_strdup(*p) : g_build_filename(base, *p, NULL));
+        g_strfreev(parts);
+        g_free(base);
+    }
+    g_ptr_array_add(folders, NULL);
+    pipeline->loader = sc_loader_new((const char *const *)folders->pdata);
+    g_ptr_array_free(folders, TRUE);
+
+    char label[128];
+    for (guint i = 0; i < config->sections->len; i++) {
+        const sc_config_section *section = g_ptr_array_index(config->sections, i);
+        if (section->kind == SC_SECTION_HOST) continue;
+        sc_ctx *ctx = new_ctx(pipeline, section);
+        g_ptr_array_add(pipeline->contexts, ctx);
+        const sc_config_entry *module_entry = sc_config_section_find(section, "module");
+        if (!module_entry) {
+            add_error(errors, path, section->line, "%s: missing 'module = NAME'", section_label(section, label, sizeof label));
+        } else {
+            char *error = NULL;
+            ctx->module = sc_loader_find(pipeline->loader, module_entry->value, &error);
+            if (!ctx->module) {
+                add_error(errors, path, module_entry->line, "%s: module '%s': %s",
+                          section_label(section, label, sizeof label), module_entry->value, error);
+                g_free(error);
+            } else if (ctx->module->descriptor.kind != module_kind_for(section->kind)) {
+                add_error(errors, path, module_entry->line, "%s: module '%s' is a %s module, not a %s module",
+                          section_label(section, label, sizeof label), module_entry->value,
+                          sc_module_kind_name(ctx->module->descriptor.kind), sc_section_kind_name(section->kind));
+                ctx->module = NULL;
+            }
+        }
+        check_unknown_keys(section, ctx->module, path, errors);
+        const sc_option_spec *host_keys = sc_host_keys(section->kind);
+        ctx->host_options = resolve_options(host_keys, schema_length(host_keys), section, path, errors);
+        if (ctx->module)
+            ctx->options = resolve_options(ctx->module->options, ctx->module->option_count, section, path, errors);
+    }
+    bool have_source = false;
+    for (guint i = 0; i < pipeline->contexts->len; i++)
+        if (((sc_ctx *)g_ptr_array_index(pipeline->contexts, i))->kind == SC_SECTION_SOURCE) have_source = true;
+    if (!have_source) add_error(errors, path, 1, "the pipeline has no [source NAME] section");
+    if (errors->len == errors_before) build_runtimes(pipeline, errors);
+    if (errors->len != errors_before) {
+        sc_pipeline_free(pipeline);
+        return NULL;
+    }
+    return pipeline;
+}
+
+static sc_source_runtime *new_source_runtime(sc_ctx *ctx)
+{
+    sc_source_runtime *source = g_new0(sc_source_runtime, 1);
+    source->ctx = ctx;
+    sc_buffer_limits limits = {
+        .max_memory_bytes = find_value(ctx->host_options, "buffer.max_memory_mb")->as_int * 1024 * 1024,
+        .max_items = find_value(ctx->host_options, "buffer.max_items")->as_int,
+        .retention_ns = (int64_t)(find_value(ctx->host_options, "buffer.retention_seconds")->as_double * 1e9),
+        .keyframe_priority = find_value(ctx->host_options, "buffer.keyframe_priority")->as_int != 0,
+        .gc_interval_ns = (int64_t)(find_value(ctx->host_options, "buffer.gc_interval_seconds")->as_double * 1e9),
+    };
+    source->buffer = sc_buffer_new(&limits);
+    sc_clock_init(&source->clock, DEFAULT_MAX_JUMP_NS);
+    g_mutex_init(&source->streams_lock);
+    source->streams = g_ptr_array_new_with_free_func(sc_stream_info_free);
+    source->strategies = g_ptr_array_new();
+    atomic_init(&source->state, SC_SOURCE_CONNECTING);
+    atomic_init(&source->stop_requested, 0);
+    ctx->source = source;
+    return source;
+}
+
+static sc_overflow_policy parse_overflow(const char *text)
+{
+    if (strcmp(text, "block") == 0) return SC_OVERFLOW_BLOCK;
+    if (strcmp(text, "drop_oldest") == 0) return SC_OVERFLOW_DROP_OLDEST;
+    if (strcmp(text, "drop_newest") == 0) return SC_OVERFLOW_DROP_NEWEST;
+    return SC_OVERFLOW_AUTO;
+}
+
+static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
+{
+    const char *path = pipeline->config->path;
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        if (ctx->kind == SC_SECTION_SOURCE) g_ptr_array_add(pipeline->sources, new_source_runtime(ctx));
+    }
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        if (ctx->kind != SC_SECTION_STRATEGY) continue;
+        const sc_option_value *source_name = find_value(ctx->host_options, "source");
+        sc_ctx *source = resolve_reference(pipeline, ctx, source_name->text, SC_SECTION_SOURCE, source_name->line, errors);
+        if (!source) continue;
+        sc_strategy_runtime *strategy = g_new0(sc_strategy_runtime, 1);
+        strategy->ctx = ctx;
+        strategy->source = source->source;
+        strategy->file_sinks = g_ptr_array_new();
+        strategy->record_sinks = g_ptr_array_new();
+        strategy->pending = g_ptr_array_new();
+        strategy->stream_progress = g_array_new(FALSE, FALSE, sizeof(int64_t));
+        strategy->reference_stream = -1;
+        strategy->reference_media_end = SC_TIME_NONE;
+        g_mutex_init(&strategy->events_lock);
+        g_queue_init(&strategy->events);
+        ctx->strategy = strategy;
+        ctx->source = source->source;
+        g_ptr_array_add(source->source->strategies, strategy);
+        g_ptr_array_add(pipeline->strategies, strategy);
+    }
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        if (ctx->kind != SC_SECTION_SINK) continue;
+        sc_sink_runtime *sink = g_new0(sc_sink_runtime, 1);
+        sink->ctx = ctx;
+        sink->produces_files = (ctx->module->descriptor.flags & SC_MODULE_PRODUCES_FILES) != 0;
+        sink->capacity = (guint)find_value(ctx->host_options, "queue")->as_int;
+        sink->overflow = parse_overflow(find_value(ctx->host_options, "on_overflow")->text);
+        g_mutex_init(&sink->lock);
+        g_cond_init(&sink->changed);
+        g_queue_init(&sink->queue);
+        ctx->sink = sink;
+        g_ptr_array_add(pipeline->sinks, sink);
+        const sc_option_value *from = find_value(ctx->host_options, "from");
+        char **names = g_strsplit(from->text, ",", -1);
+        int inputs = 0;
+        for (char **name = names; *name; name++) {
+            char *trimmed = g_strstrip(*name);
+            if (!*trimmed) continue;
+            sc_ctx *input = resolve_reference(pipeline, ctx, trimmed, SC_SECTION_STRATEGY, from->line, errors);
+            if (!input || !input->strategy) continue;
+            GPtrArray *list = sink->produces_files ? input->strategy->file_sinks : input->strategy->record_sinks;
+            bool already = false;
+            for (guint k = 0; k < list->len; k++) already = already || list->pdata[k] == sink;
+            if (already) {
+                add_error(errors, path, from->line, "[sink %s]: '%s' is listed twice in 'from'", ctx->name, trimmed);
+                continue;
+            }
+            g_ptr_array_add(list, sink);
+            inputs++;
+        }
+        if (inputs == 0 && errors->len == 0)
+            add_error(errors, path, from->line, "[sink %s]: 'from' names no strategy", ctx->name);
+        g_strfreev(names);
+    }
+    for (guint i = 0; i < pipeline->sources->len; i++) {
+        sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
+        if (source->strategies->len == 0)
+            sc_log(SC_LOG_WARNING, NULL, "%s:%d: [source %s] feeds no strategy; it will be read and buffered only",
+                   path, source->ctx->section->line, source->ctx->name);
+    }
+    for (guint i = 0; i < pipeline->strategies->len; i++) {
+        sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
+        if (strategy->file_sinks->len + strategy->record_sinks->len == 0)
+            sc_log(SC_LOG_WARNING, NULL, "%s:%d: [strategy %s] feeds no sink; its segments go nowhere",
+                   path, strategy->ctx->section->line, strategy->ctx->name);
+    }
+}
+
+static void free_source_runtime(sc_source_runtime *source)
+{
+    sc_buffer_free(source->buffer);
+    sc_clock_clear(&source->clock);
+    g_ptr_array_free(source->streams, TRUE);
+    g_ptr_array_free(source->strategies, TRUE);
+    g_mutex_clear(&source->streams_lock);
+    g_free(source);
+}
+
+static void free_strategy_runtime(sc_strategy_runtime *strategy)
+{
+    g_ptr_array_free(strategy->file_sinks, TRUE);
+    g_ptr_array_free(strategy->record_sinks, TRUE);
+    g_ptr_array_free(strategy->pending, TRUE);
+    g_array_free(strategy->stream_progress, TRUE);
+    g_mutex_clear(&strategy->events_lock);
+    g_free(strategy);
+}
+
+static void free_sink_runtime(sc_sink_runtime *sink)
+{
+    g_mutex_clear(&sink->lock);
+    g_cond_clear(&sink->changed);
+    g_free(sink);
+}
+
+static void destroy_instances(sc_pipeline *pipeline)
+{
+    /* Sinks first: they may hold segments whose packets came from sources. */
+    for (guint pass = 0; pass < 3; pass++) {
+        sc_section_kind kind = pass == 0 ? SC_SECTION_SINK : pass == 1 ? SC_SECTION_STRATEGY : SC_SECTION_SOURCE;
+        for (guint i = 0; i < pipeline->contexts->len; i++) {
+            sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+            if (ctx->kind != kind || !ctx->instance) continue;
+            switch (kind) {
+            case SC_SECTION_SINK: ctx->module->ops.sink.destroy(ctx->instance); break;
+            case SC_SECTION_STRATEGY: ctx->module->ops.strategy.destroy(ctx->instance); break;
+            default: ctx->module->ops.source.destroy(ctx->instance); break;
+            }
+            ctx->instance = NULL;
+        }
+    }
+}
+
+void sc_pipeline_free(sc_pipeline *pipeline)
+{
+    if (!pipeline) return;
+    destroy_instances(pipeline);
+    for (guint i = 0; i < pipeline->strategies->len; i++) free_strategy_runtime(g_ptr_array_index(pipeline->strategies, i));
+    for (guint i = 0; i < pipeline->sinks->len; i++) free_sink_runtime(g_ptr_array_index(pipeline->sinks, i));
+    /* Sources last: segments and packets point at their stream tables. */
+    for (guint i = 0; i < pipeline->sources->len; i++) free_source_runtime(g_ptr_array_index(pipeline->sources, i));
+    for (guint i = 0; i < pipeline->contexts->len; i++) free_ctx(g_ptr_array_index(pipeline->contexts, i));
+    g_ptr_array_free(pipeline->contexts, TRUE);
+    g_ptr_array_free(pipeline->sources, TRUE);
+    g_ptr_array_free(pipeline->strategies, TRUE);
+    g_ptr_array_free(pipeline->sinks, TRUE);
+    free_option_values(pipeline->host_options);
+    sc_loader_free(pipeline->loader);
+    sc_config_free(pipeline->config);
+    sc_packet_pool_trim();
+    g_free(pipeline);
+}
+
+static void print_module(const sc_module *module, FILE *out)
+{
+    fprintf(out, "%s %s (ABI %u.%u)", module->descriptor.name, module->descriptor.version,
+            module->descriptor.abi_major, module->descriptor.abi_minor);
+}
+
+void sc_pipeline_print_graph(const sc_pipeline *pipeline, FILE *out)
+{
+    fprintf(out, "%s: ok\n", pipeline->config->path);
+    for (guint i = 0; i < pipeline->sources->len; i++) {
+        const sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
+        fprintf(out, "source %s: ", source->ctx->name);
+        print_module(source->ctx->module, out);
+        fputc('\n', out);
+        for (guint j = 0; j < source->strategies->len; j++) {
+            const sc_strategy_runtime *strategy = g_ptr_array_index(source->strategies, j);
+            fprintf(out, "  -> strategy %s: ", strategy->ctx->name);
+            print_module(strategy->ctx->module, out);
+            fputc('\n', out);
+            for (guint pass = 0; pass < 2; pass++) {
+                const GPtrArray *sinks = pass == 0 ? strategy->file_sinks : strategy->record_sinks;
+                for (guint k = 0; k < sinks->len; k++) {
+                    const sc_sink_runtime *sink = g_ptr_array_index(sinks, k);
+                    fprintf(out, "       -> sink %s: ", sink->ctx->name);
+                    print_module(sink->ctx->module, out);
+                    fputc('\n', out);
+                }
+            }
+        }
+    }
+}
+
+bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
+{
+    const sc_host_api *api = sc_host_api_table();
+    bool ok = true;
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        sc_create_fn create = ctx->kind == SC_SECTION_SOURCE ? ctx->module->ops.source.create
+                            : ctx->kind == SC_SECTION_STRATEGY ? ctx->module->ops.strategy.create
+                                                              : ctx->module->ops.sink.create;
+        void *instance = NULL;
+        int result = create(api, ctx, &instance);
+        if (result != SC_OK || !instance) {
+            add_error(errors, pipeline->config->path, ctx->section->line, "[%s %s]: module '%s' could not be created (status %d)",
+                      sc_section_kind_name(ctx->kind), ctx->name, ctx->module->descriptor.name, result);
+            ok = false;
+            continue;
+        }
+        ctx->instance = instance;
+        int (*start)(void *) = ctx->kind == SC_SECTION_SOURCE ? ctx->module->ops.source.start
+                             : ctx->kind == SC_SECTION_STRATEGY ? ctx->module->ops.strategy.start
+                                                               : ctx->module->ops.sink.start;
+        if (start && (result = start(instance)) != SC_OK) {
+            add_error(errors, pipeline->config->path, ctx->section->line, "[%s %s]: module '%s' could not start (status %d)",
+                      sc_section_kind_name(ctx->kind), ctx->name, ctx->module->descriptor.name, result);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+void sc_pipeline_start(sc_pipeline *pipeline)
+{
+    for (guint i = 0; i < pipeline->sinks->len; i++) sc_sink_runtime_start(g_ptr_array_index(pipeline->sinks, i));
+    for (guint i = 0; i < pipeline->strategies->len; i++) sc_strategy_runtime_start(g_ptr_array_index(pipeline->strategies, i));
+    for (guint i = 0; i < pipeline->sources->len; i++) sc_source_runtime_start(g_ptr_array_index(pipeline->sources, i));
+}
+
+bool sc_pipeline_sources_done(sc_pipeline *pipeline)
+{
+    for (guint i = 0; i < pipeline->sources->len; i++) {
+        sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
+        int state = atomic_load(&source->state);
+        if (state != SC_SOURCE_ENDED && state != SC_SOURCE_FAILED) return false;
+    }
+    return true;
+}
+
+void sc_pipeline_request_stop(sc_pipeline *pipeline)
+{
+    atomic_store(&pipeline->stopping, 1);
+    for (guint i = 0; i < pipeline->sources->len; i++) sc_source_runtime_request_stop(g_ptr_array_index(pipeline->sources, i));
+}
+
+int sc_pipeline_finish(sc_pipeline *pipeline)
+{
+    int status = 0;
+    for (guint i = 0; i < pipeline->sources->len; i++) {
+        sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
+        if (source->thread) g_thread_join(source->thread);
+        source->thread = NULL;
+        if (atomic_load(&source->state) == SC_SOURCE_FAILED) status = 1;
+    }
+    for (guint i = 0; i < pipeline->strategies->len; i++) sc_strategy_runtime_join(g_ptr_array_index(pipeline->strategies, i));
+    /* File sinks hand their segments on to record sinks: close them first. */
+    for (guint pass = 0; pass < 2; pass++)
+        for (guint i = 0; i < pipeline->sinks->len; i++) {
+            sc_sink_runtime *sink = g_ptr_array_index(pipeline->sinks, i);
+            if (sink->produces_files == (pass == 0)) sc_sink_runtime_close(sink);
+        }
+    return status;
+}
+
+static void log_counters(sc_ctx *ctx)
+{
+    g_mutex_lock(&ctx->counters_lock);
+    GList *keys = g_list_sort(g_hash_table_get_keys(ctx->counters), (GCompareFunc)(void *)g_strcmp0);
+    GString *line = g_string_new(NULL);
+    for (GList *key = keys; key; key = key->next)
+        g_string_append_printf(line, "%s%s=%" G_GINT64_FORMAT, line->len ? " " : "", (char *)key->data,
+                               *(int64_t *)g_hash_table_lookup(ctx->counters, key->data));
+    g_list_free(keys);
+    g_mutex_unlock(&ctx->counters_lock);
+    if (line->len) sc_log(SC_LOG_INFO, ctx->name, "counters: %s", line->str);
+    g_string_free(line, TRUE);
+}
+
+void sc_pipeline_log_stats(sc_pipeline *pipeline)
+{
+    for (guint i = 0; i < pipeline->sources->len; i++) {
+        sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
+        sc_buffer_stats stats;
+        sc_buffer_get_stats(source->buffer, &stats);
+        sc_log(SC_LOG_INFO, source->ctx->name,
+               "buffer: packets_in=%" G_GUINT64_FORMAT " current_frames=%" G_GUINT64_FORMAT
+               " memory_usage_mb=%.2f buffer_duration_seconds=%.3f keyframe_ratio=%.3f frames_dropped=%" G_GUINT64_FORMAT
+               " evicted_retention=%" G_GUINT64_FORMAT " evicted_memory=%" G_GUINT64_FORMAT
+               " evicted_items=%" G_GUINT64_FORMAT " reader_missed=%" G_GUINT64_FORMAT
+               " ts_fixed=%" G_GUINT64_FORMAT " ts_interpolated=%" G_GUINT64_FORMAT " discontinuities=%" G_GUINT64_FORMAT,
+               stats.packets_in, stats.current_frames, stats.memory_usage_mb, stats.buffer_duration_seconds,
+               stats.keyframe_ratio, stats.frames_dropped, stats.evicted_retention, stats.evicted_memory,
+               stats.evicted_items, stats.reader_missed, source->clock.stats.fixed, source->clock.stats.interpolated,
+               source->clock.stats.discontinuities);
+        log_counters(source->ctx);
+    }
+    for (guint i = 0; i < pipeline->strategies->len; i++) {
+        sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
+        sc_log(SC_LOG_INFO, strategy->ctx->name, "segments: emitted=%" G_GUINT64_FORMAT " empty=%" G_GUINT64_FORMAT,
+               (guint64)atomic_load(&strategy->segments_emitted), (guint64)atomic_load(&strategy->segments_empty));
+        log_counters(strategy->ctx);
+    }
+    for (guint i = 0; i < pipeline->sinks->len; i++) {
+        sc_sink_runtime *sink = g_ptr_array_index(pipeline->sinks, i);
+        sc_log(SC_LOG_INFO, sink->ctx->name, "segments: consumed=%" G_GUINT64_FORMAT " failed=%" G_GUINT64_FORMAT
+               " dropped_overflow=%" G_GUINT64_FORMAT, (guint64)atomic_load(&sink->consumed),
+               (guint64)atomic_load(&sink->failed), (guint64)atomic_load(&sink->dropped_overflow));
+        log_counters(sink->ctx);
+    }
+}

@@ -1,0 +1,139 @@
+/* The running pipeline: module instances (sc_ctx) and the runtime state of
+ * every source, strategy and sink. Shared by the graph builder, the runners
+ * and the host services table; nothing outside host/ sees it. */
+#ifndef SC_HOST_RUNTIME_H
+#define SC_HOST_RUNTIME_H
+
+#include <glib.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <streamcut/module.h>
+
+#include "buffer.h"
+#include "clock.h"
+#include "config.h"
+#include "loader.h"
+#include "segment.h"
+
+typedef struct sc_pipeline sc_pipeline;
+typedef struct sc_source_runtime sc_source_runtime;
+typedef struct sc_strategy_runtime sc_strategy_runtime;
+typedef struct sc_sink_runtime sc_sink_runtime;
+
+/** One resolved option of an instance: module schema or host key. */
+typedef struct sc_option_value {
+    const sc_option_spec *spec;
+    char *text;          /* the INI value, or the default; NULL when neither */
+    bool set;            /* given in the INI section */
+    int line;
+    int64_t as_int;      /* INT, DURATION (ns), SIZE (bytes), BOOL (0/1) */
+    double as_double;
+} sc_option_value;
+
+struct sc_ctx {
+    sc_section_kind kind;
+    char *name;
+    const sc_config_section *section;
+    sc_module *module;
+    void *instance;               /* the module's, from create */
+    GArray *options;              /* sc_option_value: the module's schema */
+    GArray *host_options;         /* sc_option_value: host keys of the section */
+    sc_pipeline *pipeline;
+    sc_source_runtime *source;    /* for source and strategy instances */
+    sc_strategy_runtime *strategy;
+    sc_sink_runtime *sink;
+    GMutex counters_lock;
+    GHashTable *counters;         /* char* -> int64_t* */
+};
+
+typedef enum sc_source_state {
+    SC_SOURCE_CONNECTING,
+    SC_SOURCE_LIVE,
+    SC_SOURCE_ENDED,
+    SC_SOURCE_FAILED
+} sc_source_state;
+
+struct sc_source_runtime {
+    sc_ctx *ctx;
+    sc_buffer *buffer;
+    sc_clock clock;               /* source thread only */
+    GMutex streams_lock;
+    GPtrArray *streams;           /* sc_stream_info*, deep copies, append-only */
+    bool reference_decided;       /* source thread only */
+    GThread *thread;
+    atomic_int stop_requested;
+    atomic_int state;             /* sc_source_state */
+    int result;
+    GPtrArray *strategies;        /* sc_strategy_runtime* reading this source */
+};
+
+typedef struct sc_pending_segment sc_pending_segment;
+
+struct sc_strategy_runtime {
+    sc_ctx *ctx;
+    sc_source_runtime *source;
+    sc_buffer_reader *reader;
+    GThread *thread;
+    GPtrArray *file_sinks;        /* sc_sink_runtime*: run first */
+    GPtrArray *record_sinks;      /* sc_sink_runtime*: run after the file sinks */
+    /* strategy thread only: */
+    GPtrArray *pending;           /* sc_pending_segment* */
+    uint64_t next_index;
+    uint64_t processed_end;       /* seq after the last packet handed to the module */
+    GArray *stream_progress;      /* int64_t: largest dts seen per stream */
+    int reference_stream;
+    int64_t reference_media_end;  /* largest pts + duration of the reference stream */
+    /* events posted from other threads: */
+    GMutex events_lock;
+    GQueue events;                /* sc_event* (deep copies) */
+    atomic_uint_least64_t segments_emitted;
+    atomic_uint_least64_t segments_empty;
+};
+
+typedef enum sc_overflow_policy {
+    SC_OVERFLOW_AUTO,
+    SC_OVERFLOW_BLOCK,
+    SC_OVERFLOW_DROP_OLDEST,
+    SC_OVERFLOW_DROP_NEWEST
+} sc_overflow_policy;
+
+struct sc_sink_runtime {
+    sc_ctx *ctx;
+    bool produces_files;
+    GThread *thread;
+    GMutex lock;
+    GCond changed;
+    GQueue queue;                 /* struct sink_item* */
+    guint capacity;
+    sc_overflow_policy overflow;
+    bool closing;
+    atomic_uint_least64_t consumed;
+    atomic_uint_least64_t failed;
+    atomic_uint_least64_t dropped_overflow;
+};
+
+struct sc_pipeline {
+    sc_config *config;
+    sc_loader *loader;
+    GPtrArray *contexts;          /* sc_ctx*, every instance, in file order */
+    GPtrArray *sources;           /* sc_source_runtime* */
+    GPtrArray *strategies;        /* sc_strategy_runtime* */
+    GPtrArray *sinks;             /* sc_sink_runtime* */
+    GArray *host_options;         /* [host] section values */
+    atomic_int stopping;
+};
+
+/* host_api.c */
+const sc_host_api *sc_host_api_table(void);
+void sc_ctx_counter_add(sc_ctx *ctx, const char *name, int64_t delta);
+/** The option's value record, or NULL (logged) when undeclared. */
+const sc_option_value *sc_ctx_option(sc_ctx *ctx, const char *name);
+
+/* runner.c */
+/** Normalize, buffer and announce one packet from a source. */
+int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet);
+int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info *info);
+int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request);
+int sc_source_runtime_post_event(sc_source_runtime *source, const sc_event *event);
+
+#endif
