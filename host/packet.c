@@ -79,10 +79,7 @@ sc_packet *sc_packet_alloc(size_t size, uint8_t **data)
 sc_packet *sc_packet_wrap(const uint8_t *data, size_t size, void (*release)(void *opaque), void *opaque)
 {
     sc_packet_box *box = box_get();
-    if (!box) {
-        if (release) release(opaque);
-        return NULL;
-    }
+    if (!box) return NULL;  /* the caller still owns the payload */
     box->packet.data = data;
     box->packet.size = size;
     box->release = release;

@@ -378,11 +378,24 @@ static GPtrArray *source_streams_snapshot(sc_source_runtime *source)
     return streams;
 }
 
+/* A window the reference stream does not reach into (e.g. trailing audio
+ * after the last video frame) is not a segment. */
+static bool covers_window(const sc_strategy_runtime *strategy, const sc_pending_segment *pending)
+{
+    for (guint i = 0; i < pending->packets->len; i++) {
+        const sc_packet *packet = g_ptr_array_index(pending->packets, i);
+        if ((int)packet->stream_index != strategy->reference_stream) continue;
+        int64_t duration = packet->duration > 0 ? packet->duration : 1;
+        if (presentation_time(packet) + duration > pending->start + END_TOLERANCE_NS) return true;
+    }
+    return false;
+}
+
 static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending, bool complete)
 {
     sc_ctx *ctx = strategy->ctx;
     if (!complete) pending->flags |= SC_SEGMENT_PARTIAL;
-    if (!pending->anchored || pending->packets->len == 0) {
+    if (!pending->anchored || !covers_window(strategy, pending)) {
         atomic_fetch_add(&strategy->segments_empty, 1);
         sc_log(SC_LOG_DEBUG, ctx->name, "segment %" G_GUINT64_FORMAT " has no packets; not delivered", pending->index);
         pending_free(pending);

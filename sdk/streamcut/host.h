@@ -64,7 +64,8 @@ typedef struct sc_host_api {
     sc_packet *(*packet_alloc)(sc_ctx *ctx, size_t size, uint8_t **data);
     /** A new packet whose payload is the caller's memory, not copied.
      * `release(opaque)` is called once, from any thread, when the last
-     * reference goes. */
+     * reference goes. On failure (NULL) release is not called: the caller
+     * still owns the payload. */
     sc_packet *(*packet_wrap)(sc_ctx *ctx, const uint8_t *data, size_t size,
                               void (*release)(void *opaque), void *opaque);
     /** Take another reference; returns pkt. */

@@ -68,8 +68,10 @@ typedef struct sc_packet {
 /**
  * Description of one elementary stream, enough to remux it without
  * re-encoding. Codec and format names are FFmpeg's names ("h264", "aac",
- * "yuv420p", "fltp") carried as plain strings. Colour fields use the
- * ITU-T H.273 code points (0 or 2 = unspecified).
+ * "yuv420p", "fltp") carried as plain strings. color_primaries, color_trc
+ * and color_space use the ITU-T H.273 code points (2 = unspecified);
+ * color_range: 0 unspecified, 1 limited, 2 full; chroma_location:
+ * 0 unspecified, 1 left, 2 center, 3 top-left, 4 top, 5 bottom-left, 6 bottom.
  */
 typedef struct sc_stream_info {
     uint32_t struct_size;     /**< sizeof(sc_stream_info) of the writer */
@@ -93,7 +95,7 @@ typedef struct sc_stream_info {
     int32_t fps_num;          /**< nominal frame rate, 0/1 if unknown */
     int32_t fps_den;
     int32_t video_delay;      /**< reorder depth (B-frames), 0 if none */
-    int32_t color_range;      /**< 0 unspecified, 1 limited (tv), 2 full (pc) */
+    int32_t color_range;      /**< see above */
     int32_t color_primaries;
     int32_t color_trc;
     int32_t color_space;
