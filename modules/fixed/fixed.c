@@ -10,9 +10,8 @@ typedef struct fixed_strategy {
     const sc_host_api *host;
     sc_ctx *ctx;
     int64_t duration;
-    int64_t next_index;     /* window not yet emitted */
+    int64_t next_index;     /* first window not yet requested */
     int started;
-    int64_t last_time;      /* latest dts seen */
 } fixed_strategy;
 
 static const sc_option_spec fixed_options[] = {
@@ -55,6 +54,10 @@ static void emit_window(fixed_strategy *self, int64_t index)
     self->host->segment_emit(self->ctx, &request);
 }
 
+/* A window is requested as soon as the stream enters it, so the host
+ * gathers its packets as they pass and a window longer than the buffer
+ * still comes out whole; the host completes it once every stream passed
+ * its end, or at the end of input (flagged partial if it falls short). */
 static int fixed_packet(void *instance, const sc_packet *pkt)
 {
     fixed_strategy *self = instance;
@@ -63,24 +66,11 @@ static int fixed_packet(void *instance, const sc_packet *pkt)
         int64_t first = floor_div(pkt->dts, self->duration);
         self->next_index = first > 0 ? first : 0;
     }
-    if (pkt->dts > self->last_time) self->last_time = pkt->dts;
-    /* Every window that ended before this packet is complete on this stream;
-     * the host still waits for the other streams' stragglers. */
-    while ((self->next_index + 1) * self->duration <= pkt->dts) {
+    while (self->next_index * self->duration <= pkt->dts) {
         emit_window(self, self->next_index);
         self->next_index++;
     }
     return SC_OK;
-}
-
-static void fixed_flush(void *instance, int reason)
-{
-    fixed_strategy *self = instance;
-    (void)reason;
-    if (self->started && self->next_index * self->duration <= self->last_time) {
-        emit_window(self, self->next_index);
-        self->next_index++;
-    }
 }
 
 static const sc_strategy_ops fixed_ops = {
@@ -88,7 +78,6 @@ static const sc_strategy_ops fixed_ops = {
     .create = fixed_create,
     .destroy = fixed_destroy,
     .packet = fixed_packet,
-    .flush = fixed_flush,
 };
 
 static const sc_module_descriptor fixed_module = {

@@ -1,0 +1,360 @@
+/* The packet buffer and the timestamp clock. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffer.h"
+#include "clock.h"
+#include "packet.h"
+
+#define FRAME_NS (SC_NSEC_PER_SEC / 30)
+
+/* A video packet (stream 0) of `size` bytes at frame `n`, key every `gop`. */
+static sc_packet *video_packet(int64_t n, int gop, size_t size)
+{
+    sc_packet *packet = sc_packet_alloc(size, NULL);
+    packet->stream_index = 0;
+    packet->media_type = SC_MEDIA_VIDEO;
+    packet->flags = n % gop == 0 ? SC_PACKET_KEY : 0;
+    packet->pts = packet->dts = n * FRAME_NS;
+    packet->duration = FRAME_NS;
+    return packet;
+}
+
+static sc_packet *audio_packet(int64_t time, size_t size)
+{
+    sc_packet *packet = sc_packet_alloc(size, NULL);
+    packet->stream_index = 1;
+    packet->media_type = SC_MEDIA_AUDIO;
+    packet->flags = SC_PACKET_KEY;
+    packet->pts = packet->dts = time;
+    packet->duration = 21 * SC_NSEC_PER_MSEC;
+    return packet;
+}
+
+static sc_buffer *new_buffer(int64_t max_items, int64_t max_memory, int64_t retention_ns)
+{
+    sc_buffer_limits limits = {.max_items = max_items, .max_memory_bytes = max_memory, .retention_ns = retention_ns};
+    sc_buffer *buffer = sc_buffer_new(&limits);
+    sc_buffer_set_reference_stream(buffer, 0);
+    return buffer;
+}
+
+static void assert_accounting(sc_buffer *buffer)
+{
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.packets_in, stats.current_frames + stats.evicted_items + stats.evicted_memory +
+                                            stats.evicted_retention + stats.frames_dropped);
+}
+
+/* The oldest packet held is a keyframe of the reference stream. */
+static void assert_starts_at_keyframe(sc_buffer *buffer)
+{
+    GPtrArray *packets = g_ptr_array_new();
+    sc_buffer_copy_seq_range(buffer, 0, UINT64_MAX, packets);
+    ck_assert_uint_gt(packets->len, 0);
+    const sc_packet *first = g_ptr_array_index(packets, 0);
+    ck_assert(first->flags & SC_PACKET_KEY);
+    ck_assert_int_eq(first->stream_index, 0);
+    for (guint i = 0; i < packets->len; i++) sc_packet_unref(g_ptr_array_index(packets, i));
+    g_ptr_array_free(packets, TRUE);
+}
+
+START_TEST(item_limit_evicts_whole_gops)
+{
+    sc_buffer *buffer = new_buffer(25, 0, 0);
+    for (int n = 0; n < 100; n++) {
+        sc_buffer_push(buffer, video_packet(n, 10, 100));
+        assert_accounting(buffer);
+    }
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_le(stats.current_frames, 25);
+    ck_assert_uint_ge(stats.current_frames, 16);
+    ck_assert_uint_eq(stats.evicted_items % 10, 0);
+    ck_assert_uint_gt(stats.evicted_items, 0);
+    ck_assert_uint_eq(stats.evicted_memory + stats.evicted_retention, 0);
+    assert_starts_at_keyframe(buffer);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(memory_limit_counts_payload_and_overhead)
+{
+    int64_t limit = 40 * (1000 + (int64_t)SC_PACKET_OVERHEAD);
+    sc_buffer *buffer = new_buffer(0, limit, 0);
+    for (int n = 0; n < 200; n++) sc_buffer_push(buffer, video_packet(n, 10, 1000));
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_le(stats.memory_usage_bytes, (uint64_t)limit);
+    ck_assert_uint_eq(stats.memory_usage_bytes, stats.current_frames * (1000 + SC_PACKET_OVERHEAD));
+    ck_assert_uint_gt(stats.evicted_memory, 0);
+    ck_assert_uint_eq(stats.packets_in, 200);
+    ck_assert_uint_eq(stats.bytes_in, 200 * 1000);
+    assert_accounting(buffer);
+    assert_starts_at_keyframe(buffer);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(retention_keeps_at_least_the_window)
+{
+    sc_buffer *buffer = new_buffer(0, 0, 2 * SC_NSEC_PER_SEC);
+    for (int n = 0; n < 300; n++) {
+        sc_buffer_push(buffer, video_packet(n, 30, 10));
+        sc_buffer_push(buffer, audio_packet(n * FRAME_NS, 10));
+        if (n > 120) {
+            sc_buffer_stats stats;
+            sc_buffer_get_stats(buffer, &stats);
+            ck_assert_double_ge(stats.buffer_duration_seconds, 2.0 - 1e-9);
+            ck_assert_double_lt(stats.buffer_duration_seconds, 3.0 + 1e-9);
+        }
+    }
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_gt(stats.evicted_retention, 0);
+    ck_assert_double_eq_tol(stats.keyframe_ratio, (double)3 / stats.current_frames, 1e-9);
+    assert_accounting(buffer);
+    assert_starts_at_keyframe(buffer);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(views_outlive_eviction)
+{
+    sc_buffer *buffer = new_buffer(20, 0, 0);
+    for (int n = 0; n < 20; n++) sc_buffer_push(buffer, video_packet(n, 10, 64));
+    GPtrArray *view = g_ptr_array_new();
+    sc_buffer_copy_time_range(buffer, 0, 5 * FRAME_NS, false, view);
+    ck_assert_int_eq(view->len, 5);
+    for (int n = 20; n < 60; n++) sc_buffer_push(buffer, video_packet(n, 10, 64));
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_int_gt(stats.oldest_ts, 5 * FRAME_NS);
+    for (guint i = 0; i < view->len; i++) {
+        const sc_packet *packet = g_ptr_array_index(view, i);
+        ck_assert_int_eq(packet->dts, (int64_t)i * FRAME_NS);
+        ck_assert_int_eq(sc_packet_reference_count(packet), 1);
+        ck_assert_int_eq(packet->data[0], 0);  /* still readable: ASan would object otherwise */
+        sc_packet_unref(packet);
+    }
+    g_ptr_array_free(view, TRUE);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(keyframe_lookup_and_ranges)
+{
+    sc_buffer *buffer = new_buffer(0, 0, 0);
+    for (int n = 0; n < 100; n++) sc_buffer_push(buffer, video_packet(n, 30, 8));
+    sc_keyframe_entry keyframe;
+    ck_assert(sc_buffer_keyframe_at_or_before(buffer, 45 * FRAME_NS, &keyframe));
+    ck_assert_int_eq(keyframe.pts, 30 * FRAME_NS);
+    ck_assert_uint_eq(keyframe.seq, 30);
+    ck_assert(sc_buffer_keyframe_at_or_before(buffer, 60 * FRAME_NS, &keyframe));
+    ck_assert_int_eq(keyframe.pts, 60 * FRAME_NS);
+    ck_assert(sc_buffer_keyframe_at_or_after(buffer, 61 * FRAME_NS, &keyframe));
+    ck_assert_int_eq(keyframe.pts, 90 * FRAME_NS);
+    ck_assert(!sc_buffer_keyframe_at_or_after(buffer, 91 * FRAME_NS, &keyframe));
+    ck_assert(!sc_buffer_keyframe_at_or_before(buffer, -1, &keyframe));
+    GPtrArray *view = g_ptr_array_new();
+    sc_buffer_copy_time_range(buffer, 45 * FRAME_NS, 50 * FRAME_NS, true, view);
+    ck_assert_int_eq(view->len, 20);  /* from the keyframe at 30 */
+    ck_assert_int_eq(((const sc_packet *)view->pdata[0])->dts, 30 * FRAME_NS);
+    for (guint i = 0; i < view->len; i++) sc_packet_unref(view->pdata[i]);
+    g_ptr_array_free(view, TRUE);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(live_reader_that_falls_behind_counts_what_it_missed)
+{
+    sc_buffer *buffer = new_buffer(10, 0, 0);
+    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
+    for (int n = 0; n < 50; n++) sc_buffer_push(buffer, video_packet(n, 5, 8));
+    const sc_packet *batch[64];
+    bool at_end;
+    size_t count = sc_buffer_read(buffer, reader, batch, 64, 0, &at_end);
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(count, stats.current_frames);
+    ck_assert_uint_eq(stats.reader_missed, 50 - count);
+    ck_assert_uint_eq(batch[0]->seq, 50 - count);
+    for (size_t i = 0; i < count; i++) sc_packet_unref(batch[i]);
+    ck_assert(!at_end);
+    sc_buffer_end(buffer);
+    ck_assert_uint_eq(sc_buffer_read(buffer, reader, batch, 64, 0, &at_end), 0);
+    ck_assert(at_end);
+    sc_buffer_reader_free(buffer, reader);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+typedef struct writer_job {
+    sc_buffer *buffer;
+    int packets;
+} writer_job;
+
+static gpointer write_packets(gpointer data)
+{
+    writer_job *job = data;
+    for (int n = 0; n < job->packets; n++) sc_buffer_push(job->buffer, video_packet(n, 10, 32));
+    sc_buffer_end(job->buffer);
+    return NULL;
+}
+
+START_TEST(file_input_waits_for_readers_instead_of_dropping)
+{
+    sc_buffer *buffer = new_buffer(30, 0, 0);
+    sc_buffer_set_live(buffer, false);
+    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
+    writer_job job = {buffer, 5000};
+    GThread *writer = g_thread_new("writer", write_packets, &job);
+    const sc_packet *batch[7];
+    bool at_end = false;
+    uint64_t expected = 0;
+    while (!at_end) {
+        size_t count = sc_buffer_read(buffer, reader, batch, 7, 10 * SC_NSEC_PER_MSEC, &at_end);
+        for (size_t i = 0; i < count; i++) {
+            ck_assert_uint_eq(batch[i]->seq, expected);
+            expected++;
+            sc_packet_unref(batch[i]);
+        }
+    }
+    g_thread_join(writer);
+    ck_assert_uint_eq(expected, 5000);
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.reader_missed, 0);
+    ck_assert_uint_le(stats.current_frames, 30);
+    assert_accounting(buffer);
+    sc_buffer_reader_free(buffer, reader);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(randomized_operations_keep_accounting)
+{
+    GRand *random = g_rand_new_with_seed(1234);
+    sc_buffer *buffer = new_buffer(200, 64 * 1024, 3 * SC_NSEC_PER_SEC);
+    GPtrArray *held = g_ptr_array_new();
+    int64_t frame = 0;
+    for (int op = 0; op < 200000; op++) {
+        int choice = g_rand_int_range(random, 0, 100);
+        if (choice < 80) {
+            int gop = g_rand_int_range(random, 1, 40);
+            sc_buffer_push(buffer, video_packet(frame, gop, (size_t)g_rand_int_range(random, 1, 2000)));
+            frame++;
+        } else if (choice < 90) {
+            sc_buffer_push(buffer, audio_packet(frame * FRAME_NS, (size_t)g_rand_int_range(random, 1, 400)));
+        } else if (choice < 95) {
+            sc_buffer_copy_time_range(buffer, (frame - 50) * FRAME_NS, SC_TIME_NONE, g_rand_boolean(random), held);
+        } else {
+            for (guint i = 0; i < held->len; i++) sc_packet_unref(held->pdata[i]);
+            g_ptr_array_set_size(held, 0);
+        }
+        assert_accounting(buffer);
+        sc_buffer_stats stats;
+        sc_buffer_get_stats(buffer, &stats);
+        ck_assert_uint_le(stats.current_frames, 200);
+    }
+    for (guint i = 0; i < held->len; i++) sc_packet_unref(held->pdata[i]);
+    g_ptr_array_free(held, TRUE);
+    sc_buffer_free(buffer);
+    g_rand_free(random);
+}
+END_TEST
+
+/* --- clock -------------------------------------------------------------- */
+
+static sc_packet *raw_packet(uint32_t stream, int64_t pts, int64_t dts, int32_t den)
+{
+    sc_packet *packet = sc_packet_alloc(1, NULL);
+    packet->stream_index = stream;
+    packet->orig_pts = pts;
+    packet->orig_dts = dts;
+    packet->time_base_num = 1;
+    packet->time_base_den = den;
+    return packet;
+}
+
+START_TEST(clock_starts_at_zero_and_keeps_streams_relative)
+{
+    sc_clock clock;
+    sc_clock_init(&clock, 10 * SC_NSEC_PER_SEC);
+    sc_packet *first = raw_packet(0, 900000, 900000, 90000);  /* 10 s */
+    sc_clock_normalize(&clock, first, NULL);
+    ck_assert_int_eq(first->dts, 0);
+    sc_packet *audio = raw_packet(1, 480000 - 1024, 480000 - 1024, 48000);  /* 10 s - 1024 samples */
+    sc_clock_normalize(&clock, audio, NULL);
+    ck_assert_int_eq(audio->dts, -21333333);
+    sc_packet *later = raw_packet(0, 903003, 900000 + 3003, 90000);
+    sc_clock_normalize(&clock, later, NULL);
+    ck_assert_int_eq(later->dts, 33366667);
+    ck_assert_int_eq(later->pts, 33366667);
+    ck_assert_int_eq(clock.stats.fixed + clock.stats.interpolated + clock.stats.discontinuities, 0);
+    sc_packet_unref(first);
+    sc_packet_unref(audio);
+    sc_packet_unref(later);
+    sc_clock_clear(&clock);
+}
+END_TEST
+
+START_TEST(clock_fixes_regressions_fills_gaps_and_rebases_jumps)
+{
+    sc_clock clock;
+    sc_clock_init(&clock, SC_NSEC_PER_SEC);
+    sc_stream_info info = {.struct_size = sizeof info, .media_type = SC_MEDIA_VIDEO, .fps_num = 25, .fps_den = 1};
+    int64_t last = SC_TIME_NONE;
+    /* 25 fps in a 1 kHz time base; then a DTS regression, a missing
+     * timestamp, and a reset to 0 (encoder restart). */
+    int64_t inputs[] = {1000, 1040, 1080, 1070, SC_TIME_NONE, 1200, 0, 40};
+    uint32_t expected_flags[] = {0, 0, 0, SC_PACKET_TS_FIXED, SC_PACKET_TS_INTERPOLATED, 0,
+                                 SC_PACKET_DISCONTINUITY, 0};
+    for (size_t i = 0; i < G_N_ELEMENTS(inputs); i++) {
+        sc_packet *packet = raw_packet(0, inputs[i], inputs[i], 1000);
+        sc_clock_normalize(&clock, packet, &info);
+        ck_assert_msg((packet->flags & expected_flags[i]) == expected_flags[i], "packet %zu flags %x", i, packet->flags);
+        if (last != SC_TIME_NONE) ck_assert_int_gt(packet->dts, last);
+        last = packet->dts;
+        if (i == 6) ck_assert_int_eq(packet->dts, 200 * SC_NSEC_PER_MSEC + 40 * SC_NSEC_PER_MSEC);
+        if (i == 7) ck_assert_int_eq(packet->dts, 280 * SC_NSEC_PER_MSEC);
+        sc_packet_unref(packet);
+    }
+    ck_assert_uint_eq(clock.stats.fixed, 1);
+    ck_assert_uint_eq(clock.stats.interpolated, 1);
+    ck_assert_uint_eq(clock.stats.discontinuities, 1);
+    ck_assert_int_eq(sc_clock_ticks_to_ns(1, 1, 3), 333333333);
+    ck_assert_int_eq(sc_clock_ticks_to_ns(-1, 1, 3), -333333333);
+    ck_assert_int_eq(sc_clock_ticks_to_ns(SC_TIME_NONE, 1, 3), SC_TIME_NONE);
+    sc_clock_clear(&clock);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("buffer");
+    TCase *limits = tcase_create("limits");
+    tcase_add_test(limits, item_limit_evicts_whole_gops);
+    tcase_add_test(limits, memory_limit_counts_payload_and_overhead);
+    tcase_add_test(limits, retention_keeps_at_least_the_window);
+    tcase_add_test(limits, randomized_operations_keep_accounting);
+    tcase_set_timeout(limits, 300);
+    suite_add_tcase(suite, limits);
+    TCase *readers = tcase_create("readers");
+    tcase_add_test(readers, views_outlive_eviction);
+    tcase_add_test(readers, keyframe_lookup_and_ranges);
+    tcase_add_test(readers, live_reader_that_falls_behind_counts_what_it_missed);
+    tcase_add_test(readers, file_input_waits_for_readers_instead_of_dropping);
+    suite_add_tcase(suite, readers);
+    TCase *clock = tcase_create("clock");
+    tcase_add_test(clock, clock_starts_at_zero_and_keeps_streams_relative);
+    tcase_add_test(clock, clock_fixes_regressions_fills_gaps_and_rebases_jumps);
+    suite_add_tcase(suite, clock);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
