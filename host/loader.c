@@ -68,7 +68,14 @@ sc_loader *sc_loader_new(const char *const *extra_folders)
     /* Module paths are always absolute, so the ltdl search path never
      * applies; clearing it keeps a stray variable from mattering. */
     g_unsetenv("LTDL_LIBRARY_PATH");
-    lt_dlinit();
+    /* Once per process and never undone: modules are resident (a module may
+     * leave threads or atexit handlers, and libraries it pulls in keep global
+     * state), and lt_dlexit would orphan their handles. */
+    static gsize initialized = 0;
+    if (g_once_init_enter(&initialized)) {
+        lt_dlinit();
+        g_once_init_leave(&initialized, 1);
+    }
     for (const char *const *f = extra_folders; f && *f; f++) sc_loader_add_folder(loader, *f);
     const char *env = g_getenv("STREAMCUT_MODULE_PATH");
     if (env) {
@@ -113,7 +120,6 @@ void sc_loader_free(sc_loader *loader)
     for (guint i = 0; i < loader->modules->len; i++) free_module(g_ptr_array_index(loader->modules, i));
     g_ptr_array_free(loader->modules, TRUE);
     g_ptr_array_free(loader->folders, TRUE);
-    lt_dlexit();
     g_free(loader);
 }
 
@@ -316,7 +322,6 @@ sc_module *sc_loader_open(sc_loader *loader, const char *path, char **error)
             return module;
         }
     }
-    /* The handle stays open (resident); only our record goes. */
     free_module(module);
     return NULL;
 }

@@ -3,8 +3,9 @@
  * Modules are opened only by absolute, canonical path to a `.so` found in a
  * known folder; never a `.la`, never a bare name through LTDL_LIBRARY_PATH or
  * LD_LIBRARY_PATH, never the current directory. A module file or folder that
- * others could write to is refused. Modules stay resident: packets they
- * wrapped may outlive their instances. */
+ * others could write to is refused. Modules stay resident for the life of
+ * the process: packets they wrapped may outlive their instances, and the
+ * libraries they pull in keep global state. */
 #ifndef SC_HOST_LOADER_H
 #define SC_HOST_LOADER_H
 
