@@ -20,6 +20,12 @@ void sc_clock_clear(sc_clock *clock)
     clock->streams = NULL;
 }
 
+void sc_clock_set_origin(sc_clock *clock, int64_t origin_ns)
+{
+    clock->started = true;
+    clock->origin_ns = origin_ns;
+}
+
 int64_t sc_clock_ticks_to_ns(int64_t ticks, int32_t num, int32_t den)
 {
     if (ticks == SC_TIME_NONE) return SC_TIME_NONE;

@@ -193,16 +193,18 @@ static void precheck(parse_state *state)
         position += length + (newline ? 1 : 0);
         line_info *info = &state->lines[line - 1];
         info->section = current_section;
+        /* inih's limit counts a CR before the newline too. */
+        size_t raw_length = length;
         if (length && start[length - 1] == '\r') length--;
         if (memchr(start, '\0', length)) {
             add_error(state, line, "NUL byte in line");
             continue;
         }
-        if (length > SC_CONFIG_MAX_LINE) {
+        if (raw_length > SC_CONFIG_MAX_LINE) {
             add_error(state, line,
                       "line is %zu bytes; lines are limited to %d bytes (inih would split it) - "
                       "put a long value in a file (key = @/path/to/file) or the environment (key = ${VAR})",
-                      length, SC_CONFIG_MAX_LINE);
+                      raw_length, SC_CONFIG_MAX_LINE);
             continue;
         }
         if (!g_utf8_validate(start, (gssize)length, NULL)) {

@@ -394,6 +394,8 @@ static sc_source_runtime *new_source_runtime(sc_ctx *ctx)
     g_mutex_init(&source->streams_lock);
     source->streams = g_ptr_array_new_with_free_func(sc_stream_info_free);
     source->strategies = g_ptr_array_new();
+    source->startup = g_ptr_array_new();
+    source->reference_stream = -1;
     atomic_init(&source->state, SC_SOURCE_CONNECTING);
     atomic_init(&source->stop_requested, 0);
     ctx->source = source;
@@ -492,6 +494,8 @@ static void free_source_runtime(sc_source_runtime *source)
     sc_clock_clear(&source->clock);
     g_ptr_array_free(source->streams, TRUE);
     g_ptr_array_free(source->strategies, TRUE);
+    for (guint i = 0; i < source->startup->len; i++) sc_packet_unref(g_ptr_array_index(source->startup, i));
+    g_ptr_array_free(source->startup, TRUE);
     g_mutex_clear(&source->streams_lock);
     g_free(source);
 }

@@ -75,9 +75,66 @@ static int choose_reference_stream(sc_source_runtime *source)
     return first_audio >= 0 ? first_audio : 0;
 }
 
+/* How much a source may deliver before its reference stream shows up; past
+ * that the timeline starts at its first packet instead. */
+#define STARTUP_MAX_PACKETS 512
+#define STARTUP_MAX_SPAN_NS (2 * SC_NSEC_PER_SEC)
+
+static int64_t raw_presentation(const sc_packet *packet)
+{
+    int64_t ticks = packet->orig_pts != SC_TIME_NONE ? packet->orig_pts : packet->orig_dts;
+    return sc_clock_ticks_to_ns(ticks, packet->time_base_num, packet->time_base_den);
+}
+
+static int buffer_normalized(sc_source_runtime *source, sc_packet *packet)
+{
+    g_mutex_lock(&source->streams_lock);
+    const sc_stream_info *info = g_ptr_array_index(source->streams, packet->stream_index);
+    g_mutex_unlock(&source->streams_lock);
+    sc_clock_normalize(&source->clock, packet, info);
+    return sc_buffer_push(source->buffer, packet) ? SC_OK : SC_ERR_STOPPED;
+}
+
+/* The timeline's 0 is the first picture of the reference stream, not
+ * whatever packet the demuxer happens to deliver first (a B-frame's earlier
+ * dts, or primed audio), so windows line up with what a viewer sees. Until
+ * that packet arrives the others wait here, in order. */
+static int start_timeline(sc_source_runtime *source, sc_packet *packet)
+{
+    g_ptr_array_add(source->startup, packet);
+    int64_t origin = SC_TIME_NONE;
+    if ((int)packet->stream_index == source->reference_stream) origin = raw_presentation(packet);
+    const sc_packet *first = g_ptr_array_index(source->startup, 0);
+    int64_t first_time = raw_presentation(first), this_time = raw_presentation(packet);
+    bool waited_enough = source->startup->len >= STARTUP_MAX_PACKETS ||
+                         (first_time != SC_TIME_NONE && this_time != SC_TIME_NONE &&
+                          this_time - first_time > STARTUP_MAX_SPAN_NS);
+    if (origin == SC_TIME_NONE && !waited_enough) return SC_OK;
+    return sc_source_runtime_flush_startup(source, origin);
+}
+
+int sc_source_runtime_flush_startup(sc_source_runtime *source, int64_t origin)
+{
+    if (source->startup->len == 0) return SC_OK;
+    if (origin == SC_TIME_NONE) {
+        const sc_packet *first = g_ptr_array_index(source->startup, 0);
+        origin = sc_clock_ticks_to_ns(first->orig_dts != SC_TIME_NONE ? first->orig_dts : first->orig_pts,
+                                      first->time_base_num, first->time_base_den);
+    }
+    if (origin != SC_TIME_NONE) sc_clock_set_origin(&source->clock, origin);
+    int status = SC_OK;
+    for (guint i = 0; i < source->startup->len; i++) {
+        int result = buffer_normalized(source, g_ptr_array_index(source->startup, i));
+        if (result != SC_OK) status = result;
+    }
+    g_ptr_array_set_size(source->startup, 0);
+    return status;
+}
+
 int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet)
 {
     if (atomic_load(&source->stop_requested)) {
+        sc_source_runtime_flush_startup(source, SC_TIME_NONE);
         sc_buffer_stop(source->buffer);
         sc_buffer_push(source->buffer, packet);  /* counted as dropped */
         return SC_ERR_STOPPED;
@@ -87,7 +144,8 @@ int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet)
         ? g_ptr_array_index(source->streams, packet->stream_index) : NULL;
     if (info && !source->reference_decided) {
         source->reference_decided = true;
-        sc_buffer_set_reference_stream(source->buffer, choose_reference_stream(source));
+        source->reference_stream = choose_reference_stream(source);
+        sc_buffer_set_reference_stream(source->buffer, source->reference_stream);
     }
     g_mutex_unlock(&source->streams_lock);
     if (!info) {
@@ -98,9 +156,9 @@ int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet)
     }
     packet->struct_size = sizeof(sc_packet);
     packet->media_type = info->media_type;
-    sc_clock_normalize(&source->clock, packet, info);
     if (atomic_load(&source->state) == SC_SOURCE_CONNECTING) atomic_store(&source->state, SC_SOURCE_LIVE);
-    return sc_buffer_push(source->buffer, packet) ? SC_OK : SC_ERR_STOPPED;
+    if (!source->clock.started) return start_timeline(source, packet);
+    return buffer_normalized(source, packet);
 }
 
 static gpointer source_thread(gpointer data)
@@ -108,6 +166,7 @@ static gpointer source_thread(gpointer data)
     sc_source_runtime *source = data;
     sc_ctx *ctx = source->ctx;
     int result = ctx->module->ops.source.run(ctx->instance);
+    sc_source_runtime_flush_startup(source, SC_TIME_NONE);
     source->result = result;
     if (result == SC_OK || (result == SC_ERR_STOPPED && atomic_load(&source->stop_requested))) {
         atomic_store(&source->state, SC_SOURCE_ENDED);

@@ -60,6 +60,8 @@ struct sc_source_runtime {
     GMutex streams_lock;
     GPtrArray *streams;           /* sc_stream_info*, deep copies, append-only */
     bool reference_decided;       /* source thread only */
+    int reference_stream;         /* source thread only, once decided */
+    GPtrArray *startup;           /* source thread only: packets held until the origin is known */
     GThread *thread;
     atomic_int stop_requested;
     atomic_int state;             /* sc_source_state */
@@ -133,6 +135,9 @@ const sc_option_value *sc_ctx_option(sc_ctx *ctx, const char *name);
 /** Normalize, buffer and announce one packet from a source. */
 int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet);
 int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info *info);
+/** Buffer the packets held while the timeline's origin was unknown, with
+ * `origin` (raw ns) or the first held packet's time when SC_TIME_NONE. */
+int sc_source_runtime_flush_startup(sc_source_runtime *source, int64_t origin);
 int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request);
 int sc_source_runtime_post_event(sc_source_runtime *source, const sc_event *event);
 

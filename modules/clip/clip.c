@@ -57,8 +57,7 @@ typedef struct clip_sink {
 
 /* Per-output-stream bookkeeping while one clip is written. */
 typedef struct output_track {
-    AVStream *stream;
-    int64_t last_dts;          /* in stream->time_base, AV_NOPTS_VALUE before the first */
+    int64_t last_dts;          /* in the stream's time_base, AV_NOPTS_VALUE before the first */
 } output_track;
 
 static const sc_option_spec clip_options[] = {
@@ -443,7 +442,7 @@ static int write_packets(clip_job *job, AVFormatContext *muxer, output_track *tr
         }
         int output_index = output_of_input[packet->stream_index];
         output_track *track = &tracks[output_index];
-        AVRational time_base = track->stream->time_base;
+        AVRational time_base = muxer->streams[output_index]->time_base;
 
         int64_t dts = ns_to_ticks(saturating_subtract(decode_time, offset), time_base);
         int64_t pts = ns_to_ticks(saturating_subtract(presentation_time, offset), time_base);
@@ -542,7 +541,6 @@ static int mux_segment(clip_job *job)
         }
         int output_index = (int)muxer->nb_streams - 1;
         output_of_input[s] = output_index;
-        tracks[output_index].stream = muxer->streams[output_index];
         tracks[output_index].last_dts = AV_NOPTS_VALUE;
     }
     if (muxer->oformat->flags & AVFMT_GLOBALHEADER) {

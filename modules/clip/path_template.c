@@ -163,7 +163,8 @@ static int append_part(sc_path_template *tmpl, enum part_kind kind, const char *
         part->literal = malloc(literal_length + 1);
         if (part->literal == NULL)
             return -1;
-        memcpy(part->literal, literal, literal_length);
+        if (literal_length > 0)
+            memcpy(part->literal, literal, literal_length);
         part->literal[literal_length] = '\0';
     }
     tmpl->part_count++;
@@ -234,13 +235,14 @@ static int parse_placeholder(sc_path_template *tmpl, const char *inside, size_t 
 static int check_static_components(const sc_path_template *tmpl, char *err, size_t errlen)
 {
     text_buffer skeleton = { 0 };
+    text_append(&skeleton, "", 0);
     for (size_t i = 0; i < tmpl->part_count; i++) {
         if (tmpl->parts[i].kind == PART_LITERAL)
             text_append(&skeleton, tmpl->parts[i].literal, strlen(tmpl->parts[i].literal));
         else
             text_append(&skeleton, "\x01", 1);
     }
-    if (skeleton.failed) {
+    if (skeleton.failed || skeleton.data == NULL) {
         free(skeleton.data);
         set_error(err, errlen, "out of memory");
         return -1;
