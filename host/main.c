@@ -102,7 +102,7 @@ static int command_run(const char *path)
     signal(SIGPIPE, SIG_IGN);
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
-        sc_log(SC_LOG_DEBUG, ctx->name, "%s %s %s (ABI %u.%u) from %s", sc_section_kind_name(ctx->kind),
+        sc_log(SC_LOG_INFO, ctx->name, "%s %s %s (ABI %u.%u) from %s", sc_section_kind_name(ctx->kind),
                ctx->module->descriptor.name, ctx->module->descriptor.version, ctx->module->descriptor.abi_major,
                ctx->module->descriptor.abi_minor, ctx->module->path);
     }
@@ -123,6 +123,15 @@ static void print_option(const sc_option_spec *spec)
     if (spec->type == SC_OPT_ENUM) printf("  %-28s choices: %s\n", "", spec->choices);
     if (spec->min < spec->max) printf("  %-28s range: %g .. %g\n", "", spec->min, spec->max);
     if (spec->help) printf("  %-28s %s\n", "", spec->help);
+}
+
+/* Sources, strategies, sinks; by name within each kind. */
+static gint compare_modules(gconstpointer a, gconstpointer b)
+{
+    const sc_module *left = *(const sc_module *const *)a, *right = *(const sc_module *const *)b;
+    if (left->descriptor.kind != right->descriptor.kind)
+        return left->descriptor.kind < right->descriptor.kind ? -1 : 1;
+    return strcmp(left->descriptor.name, right->descriptor.name);
 }
 
 static int command_modules(const char *name)
@@ -151,6 +160,7 @@ static int command_modules(const char *name)
     } else {
         GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
         GPtrArray *modules = sc_loader_find_all(loader, errors);
+        g_ptr_array_sort(modules, compare_modules);
         for (guint i = 0; i < modules->len; i++) {
             const sc_module *module = g_ptr_array_index(modules, i);
             const sc_module_descriptor *d = &module->descriptor;

@@ -85,7 +85,7 @@ static const sc_module_descriptor fixed_module = {
     .kind = SC_MODULE_STRATEGY,
     .name = "fixed",
     .version = "0.1.0",
-    .description = "Fixed-duration windows on absolute boundaries, each starting at a keyframe",
+    .description = "fixed-duration windows on absolute boundaries, each starting at a keyframe",
     .options = fixed_options,
     .ops = &fixed_ops,
 };
