@@ -6,31 +6,7 @@
 # Exit status: 0 pass, 1 fail, 77 skip (ffmpeg/ffprobe missing).
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "$0")" && pwd)
-if [ -n "${abs_top_builddir:-}" ]; then
-    builddir=$(cd "$abs_top_builddir" && pwd)
-else
-    builddir=$(cd "$script_dir/.." && pwd)
-fi
-if [ -n "${abs_top_srcdir:-}" ]; then
-    top_srcdir=$(cd "$abs_top_srcdir" && pwd)
-elif [ -n "${srcdir:-}" ] && [ -f "$srcdir/conf/demo.ini" ]; then
-    top_srcdir=$(cd "$srcdir" && pwd)
-elif [ -n "${srcdir:-}" ] && [ -f "$srcdir/../conf/demo.ini" ]; then
-    top_srcdir=$(cd "$srcdir/.." && pwd)
-else
-    top_srcdir=$(cd "$script_dir/.." && pwd)
-fi
-streamcut=$builddir/host/streamcut
-: "$top_srcdir"
-
-for tool in ffmpeg ffprobe; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool not found"
-        exit 77
-    fi
-done
-[ -x "$streamcut" ] || { echo "FAIL: $streamcut is not built"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamcut-config.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -38,9 +14,6 @@ mkdir "$tmp/work"
 cd "$tmp/work"
 unset STREAMCUT_TEST_UNSET_VAR STREAMCUT_TEST_DURATION || true
 
-failures=0
-pass() { echo "ok:   $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # The valid pipeline every case starts from; cases replace or append lines,
 # so the line numbers below are the ones the messages must name.

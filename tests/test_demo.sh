@@ -6,41 +6,14 @@
 # Exit status: 0 pass, 1 fail, 77 skip (ffmpeg/ffprobe missing).
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "$0")" && pwd)
-if [ -n "${abs_top_builddir:-}" ]; then
-    builddir=$(cd "$abs_top_builddir" && pwd)
-else
-    builddir=$(cd "$script_dir/.." && pwd)
-fi
-if [ -n "${abs_top_srcdir:-}" ]; then
-    top_srcdir=$(cd "$abs_top_srcdir" && pwd)
-elif [ -n "${srcdir:-}" ] && [ -f "$srcdir/conf/demo.ini" ]; then
-    top_srcdir=$(cd "$srcdir" && pwd)
-elif [ -n "${srcdir:-}" ] && [ -f "$srcdir/../conf/demo.ini" ]; then
-    top_srcdir=$(cd "$srcdir/.." && pwd)
-else
-    top_srcdir=$(cd "$script_dir/.." && pwd)
-fi
-streamcut=$builddir/host/streamcut
+. "$(dirname "$0")/lib.sh"
 demo_ini=$top_srcdir/conf/demo.ini
-
-for tool in ffmpeg ffprobe; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "SKIP: $tool not found"
-        exit 77
-    fi
-done
-command -v python3 >/dev/null 2>&1 || { echo "FAIL: python3 not found"; exit 1; }
-[ -x "$streamcut" ] || { echo "FAIL: $streamcut is not built"; exit 1; }
 [ -f "$demo_ini" ] || { echo "FAIL: $demo_ini not found"; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamcut-demo.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 
-failures=0
-pass() { echo "ok:   $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 check() {  # check DESCRIPTION COMMAND...: pass when the command succeeds
     local what=$1; shift
     if "$@"; then pass "$what"; else fail "$what"; fi
