@@ -2,16 +2,27 @@
  * arrival (decode) order, with limits by memory, count and time, evicting
  * whole GOPs from the oldest end so what stays always decodes.
  *
+ * Under memory or count pressure with keyframe priority, old GOPs are first
+ * thinned to their keyframes (their other video packets and their audio
+ * go), oldest first; thinned keyframes still expire by retention. A timer
+ * (sc_buffer_gc) expires packets by wall clock when the input stalls.
+ *
  * One writer (the source thread) and any number of readers. Readers either
  * follow the stream with a cursor (strategies) or take views: reference-
- * holding copies of a range, which keep their packets alive after eviction.
- * The lock is held only for pointer copies. */
+ * holding copies of a range whose packets survive eviction (counted as
+ * pinned until released). The lock is held only for pointer copies.
+ *
+ * Accounting: packets_in == current_frames + evicted_retention +
+ * evicted_memory + evicted_items + evicted_host_memory + thinned +
+ * frames_dropped, always. */
 #ifndef SC_HOST_BUFFER_H
 #define SC_HOST_BUFFER_H
 
 #include <glib.h>
 #include <stdbool.h>
 #include <streamcut/packet.h>
+
+typedef struct sc_memory_governor sc_memory_governor;
 
 typedef struct sc_buffer_limits {
     int64_t max_memory_bytes;  /* 0 = unlimited */
@@ -26,16 +37,20 @@ typedef struct sc_buffer_stats {
     uint64_t current_frames;
     double memory_usage_mb;
     uint64_t memory_usage_bytes;
-    uint64_t frames_dropped;
-    double keyframe_ratio;
+    uint64_t frames_dropped;       /* refused: pushed while stopping */
+    double keyframe_ratio;         /* reference keyframes / packets held */
     double buffer_duration_seconds;
     uint64_t packets_in;
-    uint64_t bytes_in;
-    uint64_t evicted_retention;
+    uint64_t bytes_in;             /* payload bytes */
+    uint64_t evicted_retention;    /* older than retention (on push or by the GC timer) */
     uint64_t evicted_memory;
     uint64_t evicted_items;
-    uint64_t reader_missed;    /* packets evicted before a cursor reader saw them */
-    int64_t oldest_ts;         /* dts, ns; SC_TIME_NONE when empty */
+    uint64_t evicted_host_memory;  /* the host-wide [host] max_memory_mb */
+    uint64_t thinned;              /* dropped from old GOPs, keyframes kept */
+    uint64_t pinned_bytes;         /* evicted but still held by views */
+    uint64_t reader_missed;        /* evicted before a cursor reader saw them */
+    uint64_t gc_runs;
+    int64_t oldest_ts;             /* dts, ns; SC_TIME_NONE when empty */
     int64_t newest_ts;
 } sc_buffer_stats;
 
@@ -43,12 +58,14 @@ typedef struct sc_keyframe_entry {
     uint64_t seq;
     int64_t pts;
     int64_t dts;
+    bool thinned;
 } sc_keyframe_entry;
 
 typedef struct sc_buffer sc_buffer;
 typedef struct sc_buffer_reader sc_buffer_reader;
 
 sc_buffer *sc_buffer_new(const sc_buffer_limits *limits);
+/** Frees the buffer; views may still hold its packets. */
 void sc_buffer_free(sc_buffer *buffer);
 
 /** The stream whose keyframes define GOPs (first video, else first audio). */
@@ -67,6 +84,9 @@ bool sc_buffer_push(sc_buffer *buffer, sc_packet *packet);
 void sc_buffer_end(sc_buffer *buffer);
 /** Release a writer waiting for readers; later pushes are dropped. */
 void sc_buffer_stop(sc_buffer *buffer);
+/** Expire by retention as if the stream had gone on to `now_ns`
+ * (monotonic): a stalled input does not pin memory. Returns packets evicted. */
+size_t sc_buffer_gc(sc_buffer *buffer, int64_t now_ns);
 
 /** A cursor reader starting at the oldest packet still held. */
 sc_buffer_reader *sc_buffer_reader_new(sc_buffer *buffer);
@@ -83,16 +103,31 @@ void sc_buffer_wake_readers(sc_buffer *buffer);
 bool sc_buffer_keyframe_at_or_before(sc_buffer *buffer, int64_t t, sc_keyframe_entry *out);
 /** The oldest reference keyframe with pts >= t. */
 bool sc_buffer_keyframe_at_or_after(sc_buffer *buffer, int64_t t, sc_keyframe_entry *out);
-/** Oldest held seq at or after `seq` whose run back to `seq` all has
- * dts >= min_dts: where a look-back for interleaved packets may start. */
+/** Oldest held seq at or before `seq` from which every packet up to `seq`
+ * has dts >= min_dts: where a look-back for interleaved packets may start. */
 uint64_t sc_buffer_seq_back(sc_buffer *buffer, uint64_t seq, int64_t min_dts);
-/** References to the packets with seq in [first, end) still held. */
-void sc_buffer_copy_seq_range(sc_buffer *buffer, uint64_t first, uint64_t end, GPtrArray *out);
+/** References to the packets with seq in [first, end) still held; returns
+ * how many in that range were thinned or evicted (holes). */
+size_t sc_buffer_copy_seq_range(sc_buffer *buffer, uint64_t first, uint64_t end, GPtrArray *out);
 /** References to the packets with dts in [start, end) (end SC_TIME_NONE =
  * open); from_keyframe starts at the reference keyframe at or before start. */
 void sc_buffer_copy_time_range(sc_buffer *buffer, int64_t start, int64_t end, bool from_keyframe,
                                GPtrArray *out);
 
 void sc_buffer_get_stats(sc_buffer *buffer, sc_buffer_stats *stats);
+/** Bytes held now (what the host-wide cap weighs). */
+uint64_t sc_buffer_memory(sc_buffer *buffer);
+
+/* --- the host-wide memory cap ------------------------------------------ */
+
+/** All buffers together stay under `cap_bytes`; when over, the buffer most
+ * above its fair share (cap / buffers) gives up its oldest GOP (thinned
+ * first under keyframe priority). */
+sc_memory_governor *sc_memory_governor_new(int64_t cap_bytes);
+void sc_memory_governor_free(sc_memory_governor *governor);
+/** Put a buffer under the governor (before its first push). */
+void sc_memory_governor_add(sc_memory_governor *governor, sc_buffer *buffer);
+/** Total bytes held by the governed buffers. */
+uint64_t sc_memory_governor_total(sc_memory_governor *governor);
 
 #endif

@@ -1,5 +1,6 @@
 #include "packet.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,18 +48,43 @@ static void box_put(sc_packet_box *box)
     free(box);
 }
 
-void sc_packet_pool_trim(void)
+void sc_packet_pool_trim(size_t keep)
 {
+    sc_packet_box *freed = NULL;
     pthread_mutex_lock(&pool_lock);
-    sc_packet_box *box = pool_head;
-    pool_head = NULL;
-    pool_idle = 0;
-    pthread_mutex_unlock(&pool_lock);
-    while (box) {
-        sc_packet_box *next = box->next_free;
-        free(box);
-        box = next;
+    while (pool_idle > keep) {
+        sc_packet_box *box = pool_head;
+        pool_head = box->next_free;
+        pool_idle--;
+        box->next_free = freed;
+        freed = box;
     }
+    pthread_mutex_unlock(&pool_lock);
+    while (freed) {
+        sc_packet_box *next = freed->next_free;
+        free(freed);
+        freed = next;
+    }
+}
+
+/* glibc's chunk header, and what an FFmpeg AVBuffer plus AVBufferRef cost
+ * their owner beyond the payload. */
+#define MALLOC_HEADER 16
+#define WRAPPED_OWNER_OVERHEAD 128
+#define BOX_COST (((sizeof(sc_packet_box) + 15) & ~(size_t)15) + MALLOC_HEADER + sizeof(sc_packet *))
+
+sc_pin_counter *sc_pin_counter_new(void)
+{
+    sc_pin_counter *counter = calloc(1, sizeof *counter);
+    if (!counter) abort();
+    atomic_init(&counter->references, 1);
+    atomic_init(&counter->bytes, 0);
+    return counter;
+}
+
+void sc_pin_counter_unref(sc_pin_counter *counter)
+{
+    if (counter && atomic_fetch_sub_explicit(&counter->references, 1, memory_order_acq_rel) == 1) free(counter);
 }
 
 sc_packet *sc_packet_alloc(size_t size, uint8_t **data)
@@ -72,6 +98,7 @@ sc_packet *sc_packet_alloc(size_t size, uint8_t **data)
     }
     box->packet.data = box->owned_payload;
     box->packet.size = size;
+    box->footprint = malloc_usable_size(box->owned_payload) + MALLOC_HEADER + BOX_COST;
     if (data) *data = box->owned_payload;
     return &box->packet;
 }
@@ -82,6 +109,7 @@ sc_packet *sc_packet_wrap(const uint8_t *data, size_t size, void (*release)(void
     if (!box) return NULL;  /* the caller still owns the payload */
     box->packet.data = data;
     box->packet.size = size;
+    box->footprint = size + SC_PACKET_PADDING + WRAPPED_OWNER_OVERHEAD + BOX_COST;
     box->release = release;
     box->release_opaque = opaque;
     return &box->packet;
@@ -99,6 +127,10 @@ void sc_packet_unref(const sc_packet *packet)
     if (!packet) return;
     sc_packet_box *box = (sc_packet_box *)(uintptr_t)packet;
     if (atomic_fetch_sub_explicit(&box->references, 1, memory_order_acq_rel) != 1) return;
+    if (box->pin) {
+        atomic_fetch_sub_explicit(&box->pin->bytes, box->footprint, memory_order_relaxed);
+        sc_pin_counter_unref(box->pin);
+    }
     if (box->release) box->release(box->release_opaque);
     free(box->owned_payload);
     box_put(box);
@@ -112,5 +144,18 @@ int sc_packet_reference_count(const sc_packet *packet)
 
 size_t sc_packet_footprint(const sc_packet *packet)
 {
-    return packet->size + SC_PACKET_OVERHEAD;
+    return ((const sc_packet_box *)(const void *)packet)->footprint;
+}
+
+void sc_packet_release_pinned(const sc_packet *packet, sc_pin_counter *pin)
+{
+    sc_packet_box *box = (sc_packet_box *)(uintptr_t)packet;
+    /* Only this (the buffer's) reference can be racing the views' last
+     * unref; recording the pin before dropping it orders the two. */
+    if (atomic_load_explicit(&box->references, memory_order_acquire) > 1) {
+        atomic_fetch_add_explicit(&pin->references, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pin->bytes, box->footprint, memory_order_relaxed);
+        box->pin = pin;
+    }
+    sc_packet_unref(packet);
 }

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "housekeeping.h"
 #include "log.h"
 #include "packet.h"
 #include "value.h"
@@ -12,6 +13,9 @@
 static const sc_option_spec host_section_keys[] = {
     {.name = "module_path", .type = SC_OPT_STRING, .default_value = "",
      .help = "extra module folders, ':'-separated, searched first (relative to the pipeline file)"},
+    {.name = "max_memory_mb", .type = SC_OPT_INT, .default_value = "0", .min = 0, .max = 1048576,
+     .help = "memory all sources' buffers may hold together, MiB (0 = only each source's own limit); "
+             "over it, the source most above its fair share gives up its oldest GOP first"},
     {0},
 };
 
@@ -413,9 +417,14 @@ static sc_overflow_policy parse_overflow(const char *text)
 static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
 {
     const char *path = pipeline->config->path;
+    int64_t host_cap_mb = find_value(pipeline->host_options, "max_memory_mb")->as_int;
+    if (host_cap_mb > 0) pipeline->governor = sc_memory_governor_new(host_cap_mb * 1024 * 1024);
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
-        if (ctx->kind == SC_SECTION_SOURCE) g_ptr_array_add(pipeline->sources, new_source_runtime(ctx));
+        if (ctx->kind != SC_SECTION_SOURCE) continue;
+        sc_source_runtime *source = new_source_runtime(ctx);
+        if (pipeline->governor) sc_memory_governor_add(pipeline->governor, source->buffer);
+        g_ptr_array_add(pipeline->sources, source);
     }
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
@@ -543,6 +552,7 @@ void sc_pipeline_free(sc_pipeline *pipeline)
     for (guint i = 0; i < pipeline->sinks->len; i++) free_sink_runtime(g_ptr_array_index(pipeline->sinks, i));
     /* Sources last: segments and packets point at their stream tables. */
     for (guint i = 0; i < pipeline->sources->len; i++) free_source_runtime(g_ptr_array_index(pipeline->sources, i));
+    sc_memory_governor_free(pipeline->governor);
     for (guint i = 0; i < pipeline->contexts->len; i++) free_ctx(g_ptr_array_index(pipeline->contexts, i));
     g_ptr_array_free(pipeline->contexts, TRUE);
     g_ptr_array_free(pipeline->sources, TRUE);
@@ -551,7 +561,7 @@ void sc_pipeline_free(sc_pipeline *pipeline)
     free_option_values(pipeline->host_options);
     sc_loader_free(pipeline->loader);
     sc_config_free(pipeline->config);
-    sc_packet_pool_trim();
+    sc_packet_pool_trim(0);
     g_free(pipeline);
 }
 
@@ -622,6 +632,7 @@ void sc_pipeline_start(sc_pipeline *pipeline)
     for (guint i = 0; i < pipeline->sinks->len; i++) sc_sink_runtime_start(g_ptr_array_index(pipeline->sinks, i));
     for (guint i = 0; i < pipeline->strategies->len; i++) sc_strategy_runtime_start(g_ptr_array_index(pipeline->strategies, i));
     for (guint i = 0; i < pipeline->sources->len; i++) sc_source_runtime_start(g_ptr_array_index(pipeline->sources, i));
+    pipeline->housekeeping = sc_housekeeping_start(pipeline);
 }
 
 bool sc_pipeline_sources_done(sc_pipeline *pipeline)
@@ -643,6 +654,8 @@ void sc_pipeline_request_stop(sc_pipeline *pipeline)
 int sc_pipeline_finish(sc_pipeline *pipeline)
 {
     int status = 0;
+    sc_housekeeping_stop(pipeline->housekeeping);
+    pipeline->housekeeping = NULL;
     for (guint i = 0; i < pipeline->sources->len; i++) {
         sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
         if (source->thread) g_thread_join(source->thread);
@@ -683,12 +696,14 @@ void sc_pipeline_log_stats(sc_pipeline *pipeline)
                "buffer: packets_in=%" G_GUINT64_FORMAT " current_frames=%" G_GUINT64_FORMAT
                " memory_usage_mb=%.2f buffer_duration_seconds=%.3f keyframe_ratio=%.3f frames_dropped=%" G_GUINT64_FORMAT
                " evicted_retention=%" G_GUINT64_FORMAT " evicted_memory=%" G_GUINT64_FORMAT
-               " evicted_items=%" G_GUINT64_FORMAT " reader_missed=%" G_GUINT64_FORMAT
-               " ts_fixed=%" G_GUINT64_FORMAT " ts_interpolated=%" G_GUINT64_FORMAT " discontinuities=%" G_GUINT64_FORMAT,
+               " evicted_items=%" G_GUINT64_FORMAT " evicted_host_memory=%" G_GUINT64_FORMAT
+               " thinned=%" G_GUINT64_FORMAT " pinned_bytes=%" G_GUINT64_FORMAT " reader_missed=%" G_GUINT64_FORMAT,
                stats.packets_in, stats.current_frames, stats.memory_usage_mb, stats.buffer_duration_seconds,
                stats.keyframe_ratio, stats.frames_dropped, stats.evicted_retention, stats.evicted_memory,
-               stats.evicted_items, stats.reader_missed, source->clock.stats.fixed, source->clock.stats.interpolated,
-               source->clock.stats.discontinuities);
+               stats.evicted_items, stats.evicted_host_memory, stats.thinned, stats.pinned_bytes, stats.reader_missed);
+        sc_log(SC_LOG_INFO, source->ctx->name,
+               "clock: ts_fixed=%" G_GUINT64_FORMAT " ts_interpolated=%" G_GUINT64_FORMAT " discontinuities=%" G_GUINT64_FORMAT,
+               source->clock.stats.fixed, source->clock.stats.interpolated, source->clock.stats.discontinuities);
         log_counters(source->ctx);
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) {

@@ -404,7 +404,10 @@ static void anchor(sc_strategy_runtime *strategy, sc_pending_segment *pending, c
     }
     uint64_t first = sc_buffer_seq_back(buffer, keyframe->seq, keyframe->dts - INTERLEAVE_LOOKBACK_NS);
     GPtrArray *candidates = g_ptr_array_new();
-    sc_buffer_copy_seq_range(buffer, first, strategy->processed_end, candidates);
+    /* Holes from the keyframe on mean the buffer thinned or lost part of it. */
+    sc_buffer_copy_seq_range(buffer, first, keyframe->seq, candidates);
+    if (sc_buffer_copy_seq_range(buffer, keyframe->seq, strategy->processed_end, candidates) > 0)
+        pending->flags |= SC_SEGMENT_THINNED;
     for (guint i = 0; i < candidates->len; i++) {
         const sc_packet *packet = g_ptr_array_index(candidates, i);
         if (belongs(pending, packet, strategy->reference_stream)) g_ptr_array_add(pending->packets, (gpointer)packet);

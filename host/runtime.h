@@ -122,6 +122,8 @@ struct sc_pipeline {
     GPtrArray *strategies;        /* sc_strategy_runtime* */
     GPtrArray *sinks;             /* sc_sink_runtime* */
     GArray *host_options;         /* [host] section values */
+    sc_memory_governor *governor; /* [host] max_memory_mb, or NULL */
+    struct sc_housekeeping *housekeeping;
     atomic_int stopping;
 };
 

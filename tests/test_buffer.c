@@ -2,6 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buffer.h"
 #include "clock.h"
@@ -45,7 +46,8 @@ static void assert_accounting(sc_buffer *buffer)
     sc_buffer_stats stats;
     sc_buffer_get_stats(buffer, &stats);
     ck_assert_uint_eq(stats.packets_in, stats.current_frames + stats.evicted_items + stats.evicted_memory +
-                                            stats.evicted_retention + stats.frames_dropped);
+                                            stats.evicted_retention + stats.evicted_host_memory + stats.thinned +
+                                            stats.frames_dropped);
 }
 
 /* The oldest packet held is a keyframe of the reference stream. */
@@ -82,13 +84,17 @@ END_TEST
 
 START_TEST(memory_limit_counts_payload_and_overhead)
 {
-    int64_t limit = 40 * (1000 + (int64_t)SC_PACKET_OVERHEAD);
+    sc_packet *probe = video_packet(0, 10, 1000);
+    int64_t footprint = (int64_t)sc_packet_footprint(probe);
+    sc_packet_unref(probe);
+    ck_assert_int_gt(footprint, 1000 + SC_PACKET_PADDING);
+    int64_t limit = 40 * footprint;
     sc_buffer *buffer = new_buffer(0, limit, 0);
     for (int n = 0; n < 200; n++) sc_buffer_push(buffer, video_packet(n, 10, 1000));
     sc_buffer_stats stats;
     sc_buffer_get_stats(buffer, &stats);
     ck_assert_uint_le(stats.memory_usage_bytes, (uint64_t)limit);
-    ck_assert_uint_eq(stats.memory_usage_bytes, stats.current_frames * (1000 + SC_PACKET_OVERHEAD));
+    ck_assert_uint_eq(stats.memory_usage_bytes, stats.current_frames * (uint64_t)footprint);
     ck_assert_uint_gt(stats.evicted_memory, 0);
     ck_assert_uint_eq(stats.packets_in, 200);
     ck_assert_uint_eq(stats.bytes_in, 200 * 1000);
@@ -237,10 +243,13 @@ END_TEST
 START_TEST(randomized_operations_keep_accounting)
 {
     GRand *random = g_rand_new_with_seed(1234);
-    sc_buffer *buffer = new_buffer(200, 64 * 1024, 3 * SC_NSEC_PER_SEC);
+    sc_buffer_limits limits = {.max_items = 200, .max_memory_bytes = 256 * 1024, .retention_ns = 3 * SC_NSEC_PER_SEC,
+                               .keyframe_priority = true};
+    sc_buffer *buffer = sc_buffer_new(&limits);
+    sc_buffer_set_reference_stream(buffer, 0);
     GPtrArray *held = g_ptr_array_new();
     int64_t frame = 0;
-    for (int op = 0; op < 200000; op++) {
+    for (int op = 0; op < 1000000; op++) {
         int choice = g_rand_int_range(random, 0, 100);
         if (choice < 80) {
             int gop = g_rand_int_range(random, 1, 40);
@@ -248,8 +257,10 @@ START_TEST(randomized_operations_keep_accounting)
             frame++;
         } else if (choice < 90) {
             sc_buffer_push(buffer, audio_packet(frame * FRAME_NS, (size_t)g_rand_int_range(random, 1, 400)));
-        } else if (choice < 95) {
+        } else if (choice < 94) {
             sc_buffer_copy_time_range(buffer, (frame - 50) * FRAME_NS, SC_TIME_NONE, g_rand_boolean(random), held);
+        } else if (choice < 95) {
+            sc_buffer_gc(buffer, (int64_t)g_rand_int_range(random, 0, 1 << 30) * 1000);
         } else {
             for (guint i = 0; i < held->len; i++) sc_packet_unref(held->pdata[i]);
             g_ptr_array_set_size(held, 0);
@@ -263,6 +274,180 @@ START_TEST(randomized_operations_keep_accounting)
     g_ptr_array_free(held, TRUE);
     sc_buffer_free(buffer);
     g_rand_free(random);
+}
+END_TEST
+
+
+static sc_buffer *new_priority_buffer(int64_t max_items, int64_t retention_ns)
+{
+    sc_buffer_limits limits = {.max_items = max_items, .retention_ns = retention_ns, .keyframe_priority = true};
+    sc_buffer *buffer = sc_buffer_new(&limits);
+    sc_buffer_set_reference_stream(buffer, 0);
+    return buffer;
+}
+
+/* GOPs of 10 video frames with one audio packet after each frame. */
+static void push_av(sc_buffer *buffer, int64_t first_frame, int64_t frames)
+{
+    for (int64_t n = first_frame; n < first_frame + frames; n++) {
+        sc_buffer_push(buffer, video_packet(n, 10, 100));
+        sc_buffer_push(buffer, audio_packet(n * FRAME_NS, 10));
+    }
+}
+
+static GPtrArray *held_packets(sc_buffer *buffer)
+{
+    GPtrArray *packets = g_ptr_array_new();
+    sc_buffer_copy_seq_range(buffer, 0, UINT64_MAX, packets);
+    return packets;
+}
+
+static void release_all(GPtrArray *packets)
+{
+    for (guint i = 0; i < packets->len; i++) sc_packet_unref(packets->pdata[i]);
+    g_ptr_array_free(packets, TRUE);
+}
+
+START_TEST(keyframe_priority_thins_oldest_gops_first)
+{
+    /* 5 GOPs of 20 packets = 100; the limit of 70 is met by thinning the
+     * two oldest GOPs (all but their keyframe: 19 packets each) before any
+     * GOP is evicted. */
+    sc_buffer *buffer = new_priority_buffer(70, 0);
+    push_av(buffer, 0, 50);
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.thinned, 38);
+    ck_assert_uint_eq(stats.evicted_items, 0);
+    ck_assert_uint_eq(stats.current_frames, 62);
+    GPtrArray *packets = held_packets(buffer);
+    /* GOPs 0 and 1 are down to their keyframes; GOPs 2-4 are whole. */
+    ck_assert_int_eq(((const sc_packet *)packets->pdata[0])->dts, 0);
+    ck_assert(((const sc_packet *)packets->pdata[0])->flags & SC_PACKET_KEY);
+    ck_assert_int_eq(((const sc_packet *)packets->pdata[1])->dts, 10 * FRAME_NS);
+    ck_assert(((const sc_packet *)packets->pdata[1])->flags & SC_PACKET_KEY);
+    ck_assert_int_eq(((const sc_packet *)packets->pdata[2])->dts, 20 * FRAME_NS);
+    ck_assert_int_eq(packets->len, 2 + 60);
+    release_all(packets);
+    assert_accounting(buffer);
+    /* More pressure: every older GOP is thinned, then (with 60 thinned
+     * keyframes plus the newest GOP over the limit) whole GOPs go, oldest
+     * first. */
+    push_av(buffer, 50, 600);
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_gt(stats.evicted_items, 0);
+    ck_assert_uint_le(stats.current_frames, 70);
+    packets = held_packets(buffer);
+    const sc_packet *first = packets->pdata[0];
+    ck_assert(first->flags & SC_PACKET_KEY);
+    /* The newest GOP is never thinned. */
+    const sc_packet *last = packets->pdata[packets->len - 1];
+    ck_assert_int_eq(last->dts, 649 * FRAME_NS);
+    ck_assert_int_eq(((const sc_packet *)packets->pdata[packets->len - 20])->dts, 640 * FRAME_NS);
+    /* Everything before the newest GOP is a thinned keyframe, ten frames apart. */
+    for (guint i = 0; i + 20 < packets->len; i++) {
+        const sc_packet *packet = packets->pdata[i];
+        ck_assert(packet->flags & SC_PACKET_KEY);
+        ck_assert_int_eq(packet->stream_index, 0);
+        if (i > 0) ck_assert_int_eq(packet->dts - ((const sc_packet *)packets->pdata[i - 1])->dts, 10 * FRAME_NS);
+    }
+    release_all(packets);
+    assert_accounting(buffer);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(thinned_keyframes_still_expire_by_retention)
+{
+    sc_buffer *buffer = new_priority_buffer(30, 2 * SC_NSEC_PER_SEC);
+    push_av(buffer, 0, 300);
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_gt(stats.thinned, 0);
+    ck_assert_uint_gt(stats.evicted_retention + stats.evicted_items, 0);
+    ck_assert_int_ge(stats.oldest_ts, (300 - 90) * FRAME_NS);
+    assert_accounting(buffer);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(garbage_collection_empties_a_stalled_stream)
+{
+    sc_buffer *buffer = new_buffer(0, 0, 1 * SC_NSEC_PER_SEC);
+    for (int n = 0; n < 90; n++) sc_buffer_push(buffer, video_packet(n, 30, 100));
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    uint64_t held = stats.current_frames;
+    ck_assert_uint_ge(held, 30);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * SC_NSEC_PER_SEC + now.tv_nsec;
+    /* Nothing has expired yet by wall clock... */
+    ck_assert_uint_eq(sc_buffer_gc(buffer, now_ns), 0);
+    /* ...but after a few seconds without input everything has. */
+    ck_assert_uint_eq(sc_buffer_gc(buffer, now_ns + 5 * SC_NSEC_PER_SEC), held);
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.current_frames, 0);
+    ck_assert_uint_eq(stats.memory_usage_bytes, 0);
+    ck_assert_uint_eq(stats.gc_runs, 2);
+    assert_accounting(buffer);
+    /* The stream resumes normally. */
+    sc_buffer_push(buffer, video_packet(200, 30, 100));
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.current_frames, 1);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(views_count_as_pinned_until_released)
+{
+    sc_buffer *buffer = new_buffer(10, 0, 0);
+    for (int n = 0; n < 10; n++) sc_buffer_push(buffer, video_packet(n, 5, 500));
+    GPtrArray *view = g_ptr_array_new();
+    sc_buffer_copy_time_range(buffer, 0, 5 * FRAME_NS, false, view);
+    uint64_t expected = 0;
+    for (guint i = 0; i < view->len; i++) expected += sc_packet_footprint(view->pdata[i]);
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.pinned_bytes, 0);
+    for (int n = 10; n < 15; n++) sc_buffer_push(buffer, video_packet(n, 5, 500));
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.evicted_items, 5);
+    ck_assert_uint_eq(stats.pinned_bytes, expected);
+    release_all(view);
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.pinned_bytes, 0);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+START_TEST(host_cap_takes_from_the_source_most_over_its_share)
+{
+    sc_packet *probe = video_packet(0, 10, 1000);
+    int64_t footprint = (int64_t)sc_packet_footprint(probe);
+    sc_packet_unref(probe);
+    sc_memory_governor *governor = sc_memory_governor_new(100 * footprint);
+    sc_buffer *big = new_buffer(0, 0, 0), *small = new_buffer(0, 0, 0);
+    sc_memory_governor_add(governor, big);
+    sc_memory_governor_add(governor, small);
+    for (int n = 0; n < 30; n++) sc_buffer_push(small, video_packet(n, 10, 1000));
+    for (int n = 0; n < 200; n++) {
+        sc_buffer_push(big, video_packet(n, 10, 1000));
+        ck_assert_uint_le(sc_memory_governor_total(governor), (uint64_t)(100 * footprint));
+    }
+    sc_buffer_stats big_stats, small_stats;
+    sc_buffer_get_stats(big, &big_stats);
+    sc_buffer_get_stats(small, &small_stats);
+    ck_assert_uint_gt(big_stats.evicted_host_memory, 0);
+    ck_assert_uint_eq(small_stats.evicted_host_memory, 0);
+    ck_assert_uint_eq(small_stats.current_frames, 30);
+    ck_assert_uint_eq(sc_memory_governor_total(governor), big_stats.memory_usage_bytes + small_stats.memory_usage_bytes);
+    assert_accounting(big);
+    assert_accounting(small);
+    sc_buffer_free(big);
+    sc_buffer_free(small);
+    ck_assert_uint_eq(sc_memory_governor_total(governor), 0);
+    sc_memory_governor_free(governor);
 }
 END_TEST
 
@@ -340,10 +525,15 @@ int main(void)
     tcase_add_test(limits, memory_limit_counts_payload_and_overhead);
     tcase_add_test(limits, retention_keeps_at_least_the_window);
     tcase_add_test(limits, randomized_operations_keep_accounting);
+    tcase_add_test(limits, keyframe_priority_thins_oldest_gops_first);
+    tcase_add_test(limits, thinned_keyframes_still_expire_by_retention);
+    tcase_add_test(limits, garbage_collection_empties_a_stalled_stream);
+    tcase_add_test(limits, host_cap_takes_from_the_source_most_over_its_share);
     tcase_set_timeout(limits, 300);
     suite_add_tcase(suite, limits);
     TCase *readers = tcase_create("readers");
     tcase_add_test(readers, views_outlive_eviction);
+    tcase_add_test(readers, views_count_as_pinned_until_released);
     tcase_add_test(readers, keyframe_lookup_and_ranges);
     tcase_add_test(readers, live_reader_that_falls_behind_counts_what_it_missed);
     tcase_add_test(readers, file_input_waits_for_readers_instead_of_dropping);
