@@ -2,29 +2,105 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Packet boxes are recycled so steady-state ingest does not malloc per
- * packet; the pool is capped so a burst does not pin memory forever. */
+ * packet. Each thread keeps a small cache of its own (a source thread both
+ * takes boxes and, by evicting, gives them back, without a lock), spilling
+ * to and refilling from a shared pool in batches. The shared pool is capped
+ * so a burst does not pin memory forever. */
 #define POOL_MAX_IDLE 4096
+#define LOCAL_MAX 512
+#define LOCAL_BATCH 128
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static sc_packet_box *pool_head;
 static size_t pool_idle;
 
-static sc_packet_box *box_get(void)
+typedef struct local_cache {
+    sc_packet_box *head;
+    size_t count;
+    bool registered;
+} local_cache;
+
+static _Thread_local local_cache local;
+static pthread_key_t local_key;
+static pthread_once_t local_key_once = PTHREAD_ONCE_INIT;
+
+/* Moves up to `count` boxes from the thread's cache to the shared pool,
+ * freeing those over its cap. */
+static void spill(local_cache *cache, size_t count)
 {
-    sc_packet_box *box = NULL;
+    sc_packet_box *excess = NULL;
     pthread_mutex_lock(&pool_lock);
-    if (pool_head) {
-        box = pool_head;
-        pool_head = box->next_free;
-        pool_idle--;
+    while (count-- > 0 && cache->head) {
+        sc_packet_box *box = cache->head;
+        cache->head = box->next_free;
+        cache->count--;
+        if (pool_idle < POOL_MAX_IDLE) {
+            box->next_free = pool_head;
+            pool_head = box;
+            pool_idle++;
+        } else {
+            box->next_free = excess;
+            excess = box;
+        }
     }
     pthread_mutex_unlock(&pool_lock);
-    if (!box) box = malloc(sizeof *box);
-    if (!box) return NULL;
+    while (excess) {
+        sc_packet_box *next = excess->next_free;
+        free(excess);
+        excess = next;
+    }
+}
+
+/* A thread's cache goes back to the shared pool when the thread ends. */
+static void local_cache_exit(void *data)
+{
+    spill(data, SIZE_MAX);
+}
+
+static void create_local_key(void)
+{
+    pthread_key_create(&local_key, local_cache_exit);
+}
+
+static local_cache *this_thread_cache(void)
+{
+    if (!local.registered) {
+        pthread_once(&local_key_once, create_local_key);
+        pthread_setspecific(local_key, &local);
+        local.registered = true;
+    }
+    return &local;
+}
+
+static sc_packet_box *box_get(void)
+{
+    local_cache *cache = this_thread_cache();
+    if (!cache->head) {
+        pthread_mutex_lock(&pool_lock);
+        for (size_t i = 0; i < LOCAL_BATCH && pool_head; i++) {
+            sc_packet_box *box = pool_head;
+            pool_head = box->next_free;
+            pool_idle--;
+            box->next_free = cache->head;
+            cache->head = box;
+            cache->count++;
+        }
+        pthread_mutex_unlock(&pool_lock);
+    }
+    sc_packet_box *box = cache->head;
+    if (box) {
+        cache->head = box->next_free;
+        cache->count--;
+    } else {
+        box = malloc(sizeof *box);
+        if (!box) return NULL;
+    }
     memset(box, 0, sizeof *box);
     box->packet.struct_size = sizeof(sc_packet);
     box->packet.pts = box->packet.dts = SC_TIME_NONE;
@@ -37,19 +113,16 @@ static sc_packet_box *box_get(void)
 
 static void box_put(sc_packet_box *box)
 {
-    pthread_mutex_lock(&pool_lock);
-    if (pool_idle < POOL_MAX_IDLE) {
-        box->next_free = pool_head;
-        pool_head = box;
-        pool_idle++;
-        box = NULL;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    free(box);
+    local_cache *cache = this_thread_cache();
+    box->next_free = cache->head;
+    cache->head = box;
+    cache->count++;
+    if (cache->count > LOCAL_MAX) spill(cache, cache->count - LOCAL_MAX + LOCAL_BATCH);
 }
 
 void sc_packet_pool_trim(size_t keep)
 {
+    spill(this_thread_cache(), SIZE_MAX);
     sc_packet_box *freed = NULL;
     pthread_mutex_lock(&pool_lock);
     while (pool_idle > keep) {
