@@ -170,6 +170,15 @@ static sc_view *api_view_last(sc_ctx *ctx, int64_t duration, uint32_t flags)
     return make_view(ctx, stats.newest_ts - duration, SC_TIME_NONE, flags);
 }
 
+static sc_view *api_view_seq(sc_ctx *ctx, uint64_t first, uint64_t end)
+{
+    if (!ctx || !ctx->source) return NULL;
+    sc_view *view = g_new0(sc_view, 1);
+    view->packets = g_ptr_array_new();
+    sc_buffer_copy_seq_range(ctx->source->buffer, first, end, view->packets);
+    return view;
+}
+
 static size_t api_view_count(const sc_view *view) { return view ? view->packets->len : 0; }
 
 static const sc_packet *api_view_packet(const sc_view *view, size_t index)
@@ -281,6 +290,7 @@ static const sc_host_api host_api = {
     .segment_attr_at = api_segment_attr_at,
     .event_post = api_event_post,
     .counter_add = api_counter_add,
+    .view_seq = api_view_seq,
 };
 
 const sc_host_api *sc_host_api_table(void) { return &host_api; }

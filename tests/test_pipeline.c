@@ -165,6 +165,38 @@ START_TEST(stopping_closes_the_open_segment_as_partial)
 }
 END_TEST
 
+static int64_t counter_of(sc_ctx *ctx, const char *name)
+{
+    int64_t *value = g_hash_table_lookup(ctx->counters, name);
+    return value ? *value : 0;
+}
+
+START_TEST(modules_see_consistent_views_of_the_buffer)
+{
+    char *dir = test_make_dir();
+    char *text = g_strdup_printf("[host]\nmodule_path = %s\n[source cam]\nmodule = synth\nduration = 20s\ngop = 30\n"
+                                 "buffer.retention_seconds = 5\n[strategy look]\nmodule = viewer\nsource = cam\n",
+                                 test_modules_dir());
+    char *path = test_write_file(dir, "pipe.ini", text);
+    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+    sc_pipeline *pipeline = sc_pipeline_load(path, errors);
+    ck_assert_msg(pipeline != NULL, "%s", errors->len ? (char *)errors->pdata[0] : "");
+    ck_assert(sc_pipeline_create(pipeline, errors));
+    sc_pipeline_start(pipeline);
+    while (!sc_pipeline_sources_done(pipeline)) g_usleep(2000);
+    ck_assert_int_eq(sc_pipeline_finish(pipeline), 0);
+    sc_ctx *viewer = ((sc_strategy_runtime *)pipeline->strategies->pdata[0])->ctx;
+    ck_assert_int_ge(counter_of(viewer, "views_ok"), 3 * 25);
+    ck_assert_int_eq(counter_of(viewer, "views_bad"), 0);
+    sc_pipeline_free(pipeline);
+    g_ptr_array_free(errors, TRUE);
+    g_free(text);
+    g_free(path);
+    test_remove_tree(dir);
+    g_free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("pipeline");
@@ -173,6 +205,7 @@ int main(void)
     tcase_add_test(tcase, timeline_starts_at_zero_whatever_the_input_timestamps);
     tcase_add_test(tcase, file_input_loses_nothing_with_a_small_buffer);
     tcase_add_test(tcase, stopping_closes_the_open_segment_as_partial);
+    tcase_add_test(tcase, modules_see_consistent_views_of_the_buffer);
     suite_add_tcase(suite, tcase);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

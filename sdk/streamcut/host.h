@@ -130,6 +130,11 @@ typedef struct sc_host_api {
     /* --- counters (ABI 1.0) --- */
     /** Add to a named counter of this instance (shown in stats). */
     void (*counter_add)(sc_ctx *ctx, const char *name, int64_t delta);
+
+    /* --- buffer read access by position (ABI 1.0) --- */
+    /** Packets with sequence numbers (sc_packet.seq) in [first, end) that the
+     * buffer still holds (UINT64_MAX = open end). */
+    sc_view *(*view_seq)(sc_ctx *ctx, uint64_t first, uint64_t end);
 } sc_host_api;
 
 /** True when the host's table has entry `field` (added in some minor). */
