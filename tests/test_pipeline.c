@@ -197,6 +197,42 @@ START_TEST(modules_see_consistent_views_of_the_buffer)
 }
 END_TEST
 
+START_TEST(host_memory_cap_spans_sources)
+{
+    /* Two sources under a 2 MiB host cap: the one with 20x larger packets
+     * is the one over its fair share, and only it gives up GOPs. */
+    char *dir = test_make_dir();
+    char *text = g_strdup_printf("[host]\nmodule_path = %s\nmax_memory_mb = 2\n"
+                                 "[source big]\nmodule = synth\nduration = 20s\npacket_size = 4000\n"
+                                 "[source small]\nmodule = synth\nduration = 20s\npacket_size = 200\n"
+                                 "[strategy a]\nmodule = fixed\nsource = big\n[strategy b]\nmodule = fixed\nsource = small\n",
+                                 test_modules_dir());
+    char *path = test_write_file(dir, "pipe.ini", text);
+    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+    sc_pipeline *pipeline = sc_pipeline_load(path, errors);
+    ck_assert_msg(pipeline != NULL, "%s", errors->len ? (char *)errors->pdata[0] : "");
+    ck_assert_ptr_nonnull(pipeline->governor);
+    ck_assert(sc_pipeline_create(pipeline, errors));
+    sc_pipeline_start(pipeline);
+    while (!sc_pipeline_sources_done(pipeline)) g_usleep(2000);
+    ck_assert_int_eq(sc_pipeline_finish(pipeline), 0);
+    sc_buffer_stats big, small;
+    sc_buffer_get_stats(((sc_source_runtime *)pipeline->sources->pdata[0])->buffer, &big);
+    sc_buffer_get_stats(((sc_source_runtime *)pipeline->sources->pdata[1])->buffer, &small);
+    ck_assert_uint_gt(big.evicted_host_memory + big.thinned, 0);
+    ck_assert_uint_eq(small.evicted_host_memory + small.thinned, 0);
+    ck_assert_uint_le(sc_memory_governor_total(pipeline->governor), 2 * 1024 * 1024);
+    ck_assert_uint_eq(big.packets_in, big.current_frames + big.evicted_host_memory + big.thinned + big.evicted_items +
+                                          big.evicted_memory + big.evicted_retention + big.frames_dropped);
+    sc_pipeline_free(pipeline);
+    g_ptr_array_free(errors, TRUE);
+    g_free(text);
+    g_free(path);
+    test_remove_tree(dir);
+    g_free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("pipeline");
@@ -206,6 +242,7 @@ int main(void)
     tcase_add_test(tcase, file_input_loses_nothing_with_a_small_buffer);
     tcase_add_test(tcase, stopping_closes_the_open_segment_as_partial);
     tcase_add_test(tcase, modules_see_consistent_views_of_the_buffer);
+    tcase_add_test(tcase, host_memory_cap_spans_sources);
     suite_add_tcase(suite, tcase);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
