@@ -9,69 +9,6 @@
 #include "pipeline.h"
 #include "test_util.h"
 
-typedef struct run_result {
-    GPtrArray *records;  /* char*, one JSON object each */
-    int status;
-} run_result;
-
-/* Run `body` (sections after [host]) until its sources end, or stop it
- * after `stop_after_ms` when non-zero. */
-static run_result run_pipeline(const char *body, int stop_after_ms)
-{
-    char *dir = test_make_dir();
-    char *records_path = g_build_filename(dir, "records.jsonl", NULL);
-    char *text = g_strdup_printf("[host]\nmodule_path = %s\n%s\n[sink records]\nmodule = jsonl\nfrom = cut\npath = %s\n",
-                                 test_modules_dir(), body, records_path);
-    char *path = test_write_file(dir, "pipe.ini", text);
-    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
-    sc_pipeline *pipeline = sc_pipeline_load(path, errors);
-    ck_assert_msg(pipeline != NULL, "%s", errors->len ? (char *)errors->pdata[0] : "");
-    ck_assert_msg(sc_pipeline_create(pipeline, errors), "%s", errors->len ? (char *)errors->pdata[0] : "");
-    sc_pipeline_start(pipeline);
-    if (stop_after_ms) {
-        g_usleep((gulong)stop_after_ms * 1000);
-        sc_pipeline_request_stop(pipeline);
-    }
-    while (!sc_pipeline_sources_done(pipeline)) g_usleep(2000);
-    run_result result = {.status = sc_pipeline_finish(pipeline)};
-    sc_pipeline_free(pipeline);
-    char *contents = NULL;
-    g_file_get_contents(records_path, &contents, NULL, NULL);
-    result.records = g_ptr_array_new_with_free_func(g_free);
-    char **lines = g_strsplit(contents ? contents : "", "\n", -1);
-    for (char **line = lines; *line; line++)
-        if (**line) g_ptr_array_add(result.records, g_strdup(*line));
-    g_strfreev(lines);
-    g_free(contents);
-    g_ptr_array_free(errors, TRUE);
-    g_free(text);
-    g_free(path);
-    g_free(records_path);
-    test_remove_tree(dir);
-    g_free(dir);
-    return result;
-}
-
-static double number_field(const char *record, const char *key)
-{
-    char *pattern = g_strdup_printf("\"%s\":", key);
-    const char *at = strstr(record, pattern);
-    ck_assert_msg(at != NULL, "no %s in %s", key, record);
-    double value = strtod(at + strlen(pattern), NULL);
-    g_free(pattern);
-    return value;
-}
-
-static bool has_flag(const char *record, const char *flag)
-{
-    const char *flags = strstr(record, "\"flags\":[");
-    const char *end = flags ? strchr(flags, ']') : NULL;
-    char *quoted = g_strdup_printf("\"%s\"", flag);
-    const char *found = flags ? g_strstr_len(flags, end - flags, quoted) : NULL;
-    g_free(quoted);
-    return found != NULL;
-}
-
 /* What the segment [start, end) must hold for the synth stream: video from
  * the keyframe at or before start (decode order, dts < end), audio frames
  * whose pts lie in [keyframe, end). */
@@ -92,7 +29,7 @@ static void expected_contents(double start, double end, double fps, int gop, dou
 
 START_TEST(fixed_windows_have_exact_boundaries_and_contents)
 {
-    run_result result = run_pipeline("[source cam]\nmodule = synth\nduration = 10s\nfps = 30\ngop = 30\n"
+    test_run_result result = test_run_pipeline("[source cam]\nmodule = synth\nduration = 10s\nfps = 30\ngop = 30\n"
                                      "[strategy cut]\nmodule = fixed\nsource = cam\nduration = 2.5s\n", 0);
     ck_assert_int_eq(result.status, 0);
     ck_assert_int_eq(result.records->len, 4);
@@ -101,16 +38,16 @@ START_TEST(fixed_windows_have_exact_boundaries_and_contents)
         double start = 2.5 * i, end = 2.5 * (i + 1), keyframe_start;
         int packets;
         expected_contents(start, end, 30, 30, 10, &keyframe_start, &packets);
-        ck_assert_double_eq_tol(number_field(record, "index"), i, 1e-9);
-        ck_assert_double_eq_tol(number_field(record, "start"), start, 1e-6);
-        ck_assert_double_eq_tol(number_field(record, "end"), end, 1e-6);
-        ck_assert_double_eq_tol(number_field(record, "keyframe_start"), keyframe_start, 1e-6);
-        ck_assert_msg((int)number_field(record, "packets") == packets, "segment %u: %g packets, expected %d: %s", i,
-                      number_field(record, "packets"), packets, record);
-        ck_assert_double_eq_tol(number_field(record, "bytes"), packets * 1000.0, 1e-9);
-        ck_assert_int_eq(has_flag(record, "mid_gop_start"), keyframe_start < start - 1e-9);
-        ck_assert(!has_flag(record, "partial"));
-        ck_assert(!has_flag(record, "truncated"));
+        ck_assert_double_eq_tol(test_number_field(record, "index"), i, 1e-9);
+        ck_assert_double_eq_tol(test_number_field(record, "start"), start, 1e-6);
+        ck_assert_double_eq_tol(test_number_field(record, "end"), end, 1e-6);
+        ck_assert_double_eq_tol(test_number_field(record, "keyframe_start"), keyframe_start, 1e-6);
+        ck_assert_msg((int)test_number_field(record, "packets") == packets, "segment %u: %g packets, expected %d: %s", i,
+                      test_number_field(record, "packets"), packets, record);
+        ck_assert_double_eq_tol(test_number_field(record, "bytes"), packets * 1000.0, 1e-9);
+        ck_assert_int_eq(test_has_flag(record, "mid_gop_start"), keyframe_start < start - 1e-9);
+        ck_assert(!test_has_flag(record, "partial"));
+        ck_assert(!test_has_flag(record, "truncated"));
     }
     g_ptr_array_free(result.records, TRUE);
 }
@@ -118,12 +55,12 @@ END_TEST
 
 START_TEST(timeline_starts_at_zero_whatever_the_input_timestamps)
 {
-    run_result result = run_pipeline("[source cam]\nmodule = synth\nduration = 6s\nstart = 8589000000\n"
+    test_run_result result = test_run_pipeline("[source cam]\nmodule = synth\nduration = 6s\nstart = 8589000000\n"
                                      "[strategy cut]\nmodule = fixed\nsource = cam\nduration = 3s\n", 0);
     ck_assert_int_eq(result.records->len, 2);
-    ck_assert_double_eq_tol(number_field(result.records->pdata[0], "start"), 0, 1e-9);
-    ck_assert_double_eq_tol(number_field(result.records->pdata[0], "keyframe_start"), 0, 1e-9);
-    ck_assert_double_eq_tol(number_field(result.records->pdata[1], "keyframe_start"), 3, 1e-6);
+    ck_assert_double_eq_tol(test_number_field(result.records->pdata[0], "start"), 0, 1e-9);
+    ck_assert_double_eq_tol(test_number_field(result.records->pdata[0], "keyframe_start"), 0, 1e-9);
+    ck_assert_double_eq_tol(test_number_field(result.records->pdata[1], "keyframe_start"), 3, 1e-6);
     g_ptr_array_free(result.records, TRUE);
 }
 END_TEST
@@ -132,16 +69,16 @@ START_TEST(file_input_loses_nothing_with_a_small_buffer)
 {
     /* The buffer holds a fraction of a window; a file source must wait for
      * the strategy instead of evicting what it has not read. */
-    run_result small = run_pipeline("[source cam]\nmodule = synth\nduration = 10s\ngop = 15\nbuffer.max_items = 100\n"
+    test_run_result small = test_run_pipeline("[source cam]\nmodule = synth\nduration = 10s\ngop = 15\nbuffer.max_items = 100\n"
                                     "[strategy cut]\nmodule = fixed\nsource = cam\nduration = 2s\n", 0);
-    run_result large = run_pipeline("[source cam]\nmodule = synth\nduration = 10s\ngop = 15\n"
+    test_run_result large = test_run_pipeline("[source cam]\nmodule = synth\nduration = 10s\ngop = 15\n"
                                     "[strategy cut]\nmodule = fixed\nsource = cam\nduration = 2s\n", 0);
     ck_assert_int_eq(small.records->len, 5);
     ck_assert_int_eq(large.records->len, 5);
     for (guint i = 0; i < 5; i++) {
-        ck_assert_double_eq_tol(number_field(small.records->pdata[i], "packets"),
-                                number_field(large.records->pdata[i], "packets"), 1e-9);
-        ck_assert(!has_flag(small.records->pdata[i], "truncated"));
+        ck_assert_double_eq_tol(test_number_field(small.records->pdata[i], "packets"),
+                                test_number_field(large.records->pdata[i], "packets"), 1e-9);
+        ck_assert(!test_has_flag(small.records->pdata[i], "truncated"));
     }
     g_ptr_array_free(small.records, TRUE);
     g_ptr_array_free(large.records, TRUE);
@@ -150,16 +87,16 @@ END_TEST
 
 START_TEST(stopping_closes_the_open_segment_as_partial)
 {
-    run_result result = run_pipeline("[source cam]\nmodule = synth\nduration = 100000s\n"
+    test_run_result result = test_run_pipeline("[source cam]\nmodule = synth\nduration = 100000s\n"
                                      "buffer.retention_seconds = 30\n"
                                      "[strategy cut]\nmodule = fixed\nsource = cam\nduration = 1s\n", 300);
     ck_assert_int_eq(result.status, 0);
     ck_assert_uint_ge(result.records->len, 2);
     const char *last = g_ptr_array_index(result.records, result.records->len - 1);
-    ck_assert_msg(has_flag(last, "partial"), "last record not partial: %s", last);
+    ck_assert_msg(test_has_flag(last, "partial"), "last record not partial: %s", last);
     for (guint i = 0; i + 1 < result.records->len; i++) {
-        ck_assert(!has_flag(result.records->pdata[i], "partial"));
-        ck_assert_double_eq_tol(number_field(result.records->pdata[i], "index"), i, 1e-9);
+        ck_assert(!test_has_flag(result.records->pdata[i], "partial"));
+        ck_assert_double_eq_tol(test_number_field(result.records->pdata[i], "index"), i, 1e-9);
     }
     g_ptr_array_free(result.records, TRUE);
 }

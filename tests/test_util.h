@@ -14,4 +14,24 @@ const char *test_modules_dir(void);
 /** All error lines joined with newlines (g_free). */
 char *test_join_errors(GPtrArray *errors);
 
+#include <stdbool.h>
+
+typedef struct test_run_result {
+    GPtrArray *records;  /* char*, one JSON object each (g_ptr_array_free) */
+    int status;
+} test_run_result;
+
+/** Run a pipeline in-process: `body` holds the [source]/[strategy]
+ * sections (test modules are on the module path); a jsonl sink named
+ * "records" is added reading `from` (a strategy name). With a non-zero
+ * `stop_after_ms` the run is stopped as by a signal after that long.
+ * Fails the current Check test on any configuration error. */
+test_run_result test_run_pipeline_from(const char *body, const char *from, int stop_after_ms);
+/** test_run_pipeline_from with from = "cut". */
+test_run_result test_run_pipeline(const char *body, int stop_after_ms);
+/** A number field of a JSON record (fails the test when absent). */
+double test_number_field(const char *record, const char *key);
+/** Whether the record's "flags" array holds `flag`. */
+bool test_has_flag(const char *record, const char *flag);
+
 #endif
