@@ -13,6 +13,8 @@
 static const sc_option_spec host_section_keys[] = {
     {.name = "module_path", .type = SC_OPT_STRING, .default_value = "",
      .help = "extra module folders, ':'-separated, searched first (relative to the pipeline file)"},
+    {.name = "workers", .type = SC_OPT_INT, .default_value = "0", .min = 0, .max = 256,
+     .help = "threads that run the sinks (0 = one per processor core)"},
     {.name = "max_memory_mb", .type = SC_OPT_INT, .default_value = "0", .min = 0, .max = 1048576,
      .help = "memory all sources' buffers may hold together, MiB (0 = only each source's own limit); "
              "over it, the source most above its fair share gives up its oldest GOP first"},
@@ -37,12 +39,26 @@ static const sc_option_spec source_section_keys[] = {
 static const sc_option_spec strategy_section_keys[] = {
     {.name = "module", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "strategy module"},
     {.name = "source", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "the [source NAME] it cuts"},
+    {.name = "quality.min_duration", .type = SC_OPT_DURATION, .default_value = "0",
+     .help = "reject segments whose content (from their first keyframe) is shorter"},
+    {.name = "quality.require_keyframe_start", .type = SC_OPT_BOOL, .default_value = "false",
+     .help = "reject segments whose nominal start is not a keyframe (flagged mid_gop_start or truncated)"},
+    {.name = "quality.max_corrupt_ratio", .type = SC_OPT_DOUBLE, .default_value = "1", .min = 0, .max = 1,
+     .help = "reject segments with a larger share of packets flagged corrupt"},
+    {.name = "quality.max_gap", .type = SC_OPT_DURATION, .default_value = "0",
+     .help = "reject segments with a larger hole between reference-stream packets (0 = off)"},
+    {.name = "quality.min_bitrate_kbps", .type = SC_OPT_DOUBLE, .default_value = "0", .min = 0, .max = 1e7,
+     .help = "reject segments below this bitrate: a proxy for static or black pictures (0 = off)"},
+    {.name = "quality.max_thinned_ratio", .type = SC_OPT_DOUBLE, .default_value = "1", .min = 0, .max = 1,
+     .help = "reject segments of which a larger share was thinned away by the buffer"},
+    {.name = "quality.reject_sink", .type = SC_OPT_STRING, .default_value = "",
+     .help = "a [sink NAME] that receives the rejected segments, flagged rejected, with the reason"},
     {0},
 };
 
 static const sc_option_spec sink_section_keys[] = {
     {.name = "module", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "sink module"},
-    {.name = "from", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED,
+    {.name = "from", .type = SC_OPT_STRING, .default_value = "",
      .help = "the [strategy NAME]s whose segments it receives, comma-separated"},
     {.name = "queue", .type = SC_OPT_INT, .default_value = "64", .min = 1, .max = 65536,
      .help = "segments waiting for this sink at most"},
@@ -441,6 +457,14 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
         strategy->stream_progress = g_array_new(FALSE, FALSE, sizeof(int64_t));
         strategy->reference_stream = -1;
         strategy->reference_media_end = SC_TIME_NONE;
+        strategy->quality = (sc_quality_rules){
+            .min_duration_ns = find_value(ctx->host_options, "quality.min_duration")->as_int,
+            .require_keyframe_start = find_value(ctx->host_options, "quality.require_keyframe_start")->as_int != 0,
+            .max_corrupt_ratio = find_value(ctx->host_options, "quality.max_corrupt_ratio")->as_double,
+            .max_gap_ns = find_value(ctx->host_options, "quality.max_gap")->as_int,
+            .min_bitrate_kbps = find_value(ctx->host_options, "quality.min_bitrate_kbps")->as_double,
+            .max_thinned_ratio = find_value(ctx->host_options, "quality.max_thinned_ratio")->as_double,
+        };
         g_mutex_init(&strategy->events_lock);
         g_queue_init(&strategy->events);
         ctx->strategy = strategy;
@@ -479,9 +503,24 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
             g_ptr_array_add(list, sink);
             inputs++;
         }
-        if (inputs == 0 && errors->len == 0)
-            add_error(errors, path, from->line, "[sink %s]: 'from' names no strategy", ctx->name);
+        sink->has_inputs = inputs > 0;
         g_strfreev(names);
+    }
+    for (guint i = 0; i < pipeline->strategies->len; i++) {
+        sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
+        const sc_option_value *reject = find_value(strategy->ctx->host_options, "quality.reject_sink");
+        if (!reject->text || !*reject->text) continue;
+        sc_ctx *target = resolve_reference(pipeline, strategy->ctx, reject->text, SC_SECTION_SINK, reject->line, errors);
+        if (!target) continue;
+        strategy->reject_sink = target->sink;
+        target->sink->has_inputs = true;
+    }
+    for (guint i = 0; i < pipeline->sinks->len; i++) {
+        sc_sink_runtime *sink = g_ptr_array_index(pipeline->sinks, i);
+        if (!sink->has_inputs)
+            add_error(errors, path, sink->ctx->section->line,
+                      "[sink %s]: receives nothing: give it 'from = STRATEGY' or name it in a strategy's "
+                      "quality.reject_sink", sink->ctx->name);
     }
     for (guint i = 0; i < pipeline->sources->len; i++) {
         sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
@@ -629,7 +668,10 @@ bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
 
 void sc_pipeline_start(sc_pipeline *pipeline)
 {
-    for (guint i = 0; i < pipeline->sinks->len; i++) sc_sink_runtime_start(g_ptr_array_index(pipeline->sinks, i));
+    int64_t workers = find_value(pipeline->host_options, "workers")->as_int;
+    if (workers <= 0) workers = g_get_num_processors();
+    pipeline->workers = sc_worker_pool_start((guint)workers);
+    for (guint i = 0; i < pipeline->sinks->len; i++) sc_sink_runtime_attach(g_ptr_array_index(pipeline->sinks, i), pipeline->workers);
     for (guint i = 0; i < pipeline->strategies->len; i++) sc_strategy_runtime_start(g_ptr_array_index(pipeline->strategies, i));
     for (guint i = 0; i < pipeline->sources->len; i++) sc_source_runtime_start(g_ptr_array_index(pipeline->sources, i));
     pipeline->housekeeping = sc_housekeeping_start(pipeline);
@@ -669,6 +711,8 @@ int sc_pipeline_finish(sc_pipeline *pipeline)
             sc_sink_runtime *sink = g_ptr_array_index(pipeline->sinks, i);
             if (sink->produces_files == (pass == 0)) sc_sink_runtime_close(sink);
         }
+    sc_worker_pool_stop(pipeline->workers);
+    pipeline->workers = NULL;
     return status;
 }
 
@@ -708,8 +752,10 @@ void sc_pipeline_log_stats(sc_pipeline *pipeline)
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) {
         sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
-        sc_log(SC_LOG_INFO, strategy->ctx->name, "segments: emitted=%" G_GUINT64_FORMAT " empty=%" G_GUINT64_FORMAT,
-               (guint64)atomic_load(&strategy->segments_emitted), (guint64)atomic_load(&strategy->segments_empty));
+        sc_log(SC_LOG_INFO, strategy->ctx->name,
+               "segments: emitted=%" G_GUINT64_FORMAT " rejected=%" G_GUINT64_FORMAT " empty=%" G_GUINT64_FORMAT,
+               (guint64)atomic_load(&strategy->segments_emitted), (guint64)atomic_load(&strategy->segments_rejected),
+               (guint64)atomic_load(&strategy->segments_empty));
         log_counters(strategy->ctx);
     }
     for (guint i = 0; i < pipeline->sinks->len; i++) {

@@ -29,12 +29,15 @@ int sc_pipeline_finish(sc_pipeline *pipeline);
 /** Log the counters of every part (at the end of a run). */
 void sc_pipeline_log_stats(sc_pipeline *pipeline);
 
-/* runner.c */
+/* source_runner.c, strategy_runner.c, sink_runner.c */
 void sc_source_runtime_start(sc_source_runtime *source);
 void sc_source_runtime_request_stop(sc_source_runtime *source);
 void sc_strategy_runtime_start(sc_strategy_runtime *strategy);
 void sc_strategy_runtime_join(sc_strategy_runtime *strategy);
-void sc_sink_runtime_start(sc_sink_runtime *sink);
+sc_worker_pool *sc_worker_pool_start(guint workers);
+void sc_worker_pool_stop(sc_worker_pool *pool);
+void sc_sink_runtime_attach(sc_sink_runtime *sink, sc_worker_pool *pool);
+/** Wait until the sink's queue is drained, then call its stop op. */
 void sc_sink_runtime_close(sc_sink_runtime *sink);
 void sc_stream_info_free(gpointer info);
 

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "config.h"
 #include "loader.h"
+#include "quality.h"
 #include "segment.h"
 
 typedef struct sc_pipeline sc_pipeline;
@@ -88,8 +89,11 @@ struct sc_strategy_runtime {
     /* events posted from other threads: */
     GMutex events_lock;
     GQueue events;                /* sc_event* (deep copies) */
+    sc_quality_rules quality;
+    sc_sink_runtime *reject_sink; /* quality.reject_sink, or NULL */
     atomic_uint_least64_t segments_emitted;
     atomic_uint_least64_t segments_empty;
+    atomic_uint_least64_t segments_rejected;
 };
 
 typedef enum sc_overflow_policy {
@@ -99,16 +103,21 @@ typedef enum sc_overflow_policy {
     SC_OVERFLOW_DROP_NEWEST
 } sc_overflow_policy;
 
+typedef struct sc_worker_pool sc_worker_pool;
+
 struct sc_sink_runtime {
     sc_ctx *ctx;
     bool produces_files;
-    GThread *thread;
+    sc_worker_pool *pool;
     GMutex lock;
-    GCond changed;
+    GCond changed;                /* queue, scheduled or running changed */
     GQueue queue;                 /* struct sink_item* */
     guint capacity;
     sc_overflow_policy overflow;
+    bool scheduled;               /* waiting for, or held by, a worker */
+    bool running;                 /* a worker is in consume() */
     bool closing;
+    bool has_inputs;              /* a strategy feeds it (from, or as reject sink) */
     atomic_uint_least64_t consumed;
     atomic_uint_least64_t failed;
     atomic_uint_least64_t dropped_overflow;
@@ -123,6 +132,7 @@ struct sc_pipeline {
     GPtrArray *sinks;             /* sc_sink_runtime* */
     GArray *host_options;         /* [host] section values */
     sc_memory_governor *governor; /* [host] max_memory_mb, or NULL */
+    sc_worker_pool *workers;      /* [host] workers */
     struct sc_housekeeping *housekeeping;
     atomic_int stopping;
 };
@@ -133,7 +143,7 @@ void sc_ctx_counter_add(sc_ctx *ctx, const char *name, int64_t delta);
 /** The option's value record, or NULL (logged) when undeclared. */
 const sc_option_value *sc_ctx_option(sc_ctx *ctx, const char *name);
 
-/* runner.c */
+/* source_runner.c, strategy_runner.c */
 /** Normalize, buffer and announce one packet from a source. */
 int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet);
 int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info *info);
@@ -142,5 +152,12 @@ int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info
 int sc_source_runtime_flush_startup(sc_source_runtime *source, int64_t origin);
 int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request);
 int sc_source_runtime_post_event(sc_source_runtime *source, const sc_event *event);
+sc_event *sc_event_copy(const sc_event *event);
+void sc_event_free(gpointer event);
+
+/* sink_runner.c */
+/** Hand a finished segment to the strategy's sinks (file sinks first), or
+ * to `only` that sink (e.g. the reject sink). */
+void sc_sink_dispatch(sc_strategy_runtime *strategy, const sc_segment *segment, sc_sink_runtime *only);
 
 #endif

@@ -141,7 +141,7 @@ char *sc_segment_flag_names(uint32_t flags)
         {SC_SEGMENT_PARTIAL, "partial"}, {SC_SEGMENT_MID_GOP_START, "mid_gop_start"},
         {SC_SEGMENT_TRUNCATED, "truncated"}, {SC_SEGMENT_DISCONTINUITY, "discontinuity"},
         {SC_SEGMENT_THINNED, "thinned"}, {SC_SEGMENT_FORCED, "forced"},
-        {SC_SEGMENT_CORRUPT, "corrupt"},
+        {SC_SEGMENT_CORRUPT, "corrupt"}, {SC_SEGMENT_REJECTED, "rejected"},
     };
     GString *text = g_string_new(NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {

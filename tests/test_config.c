@@ -182,7 +182,7 @@ START_TEST(validation_errors_name_file_and_line)
                           "no [strategy nope]");
     expect_pipeline_error(GOOD_SOURCE GOOD_STRATEGY "[sink out]\nmodule = jsonl\nfrom = cam\n", 9,
                           "'cam' is a source, not a strategy");
-    expect_pipeline_error(GOOD_SOURCE GOOD_STRATEGY "[sink out]\nmodule = jsonl\n", 7, "missing required option 'from'");
+    expect_pipeline_error(GOOD_SOURCE GOOD_STRATEGY "[sink out]\nmodule = jsonl\n", 7, "receives nothing");
     expect_pipeline_error(GOOD_SOURCE GOOD_STRATEGY "[sink out]\nmodule = jsonl\nfrom = cut\non_overflow = sometimes\n",
                           10, "one of: auto,block,drop_oldest,drop_newest");
     expect_pipeline_error("[host]\nmodule_pth = x\n" GOOD_SOURCE, 2, "did you mean 'module_path'");

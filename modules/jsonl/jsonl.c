@@ -438,6 +438,7 @@ static const struct {
     { SC_SEGMENT_THINNED, "thinned" },
     { SC_SEGMENT_FORCED, "forced" },
     { SC_SEGMENT_CORRUPT, "corrupt" },
+    { SC_SEGMENT_REJECTED, "rejected" },
 };
 
 static void append_streams(text_buffer *buf, const sc_segment *segment)

@@ -24,7 +24,8 @@ enum sc_segment_flag {
     SC_SEGMENT_DISCONTINUITY = 1u << 3, /**< contains a discontinuity */
     SC_SEGMENT_THINNED = 1u << 4,       /**< overlaps a range the buffer thinned */
     SC_SEGMENT_FORCED = 1u << 5,        /**< strategy cut without a keyframe boundary */
-    SC_SEGMENT_CORRUPT = 1u << 6        /**< contains packets flagged corrupt */
+    SC_SEGMENT_CORRUPT = 1u << 6,       /**< contains packets flagged corrupt */
+    SC_SEGMENT_REJECTED = 1u << 7       /**< failed a quality rule (only reject sinks see it) */
 };
 
 /** What a strategy asks for. */
