@@ -2,6 +2,7 @@
 
 typedef struct stream_clock {
     bool seen;
+    bool rebase_next;         /* after a discontinuity: any step back rebases */
     int64_t offset_ns;        /* added after the origin: rebasing after jumps */
     int64_t last_dts;
     int64_t last_duration;
@@ -18,6 +19,11 @@ void sc_clock_clear(sc_clock *clock)
 {
     if (clock->streams) g_array_free(clock->streams, TRUE);
     clock->streams = NULL;
+}
+
+void sc_clock_mark_discontinuity(sc_clock *clock)
+{
+    for (guint i = 0; i < clock->streams->len; i++) g_array_index(clock->streams, stream_clock, i).rebase_next = true;
 }
 
 void sc_clock_set_origin(sc_clock *clock, int64_t origin_ns)
@@ -90,9 +96,14 @@ void sc_clock_normalize(sc_clock *clock, sc_packet *pkt, const sc_stream_info *i
     }
     dts = dts - clock->origin_ns + stream->offset_ns;
     pts = pts - clock->origin_ns + stream->offset_ns;
+    /* A discontinuity the source announced (or a reconnection) applies to
+     * every stream: each one's next step back, or too far ahead, rebases. */
+    if (pkt->flags & SC_PACKET_DISCONTINUITY) sc_clock_mark_discontinuity(clock);
     if (stream->seen) {
         int64_t step = dts - stream->last_dts;
-        if (step > clock->max_jump_ns || step < -clock->max_jump_ns) {
+        bool announced = stream->rebase_next;
+        stream->rebase_next = false;
+        if (step > clock->max_jump_ns || step < -clock->max_jump_ns || (announced && step <= 0)) {
             /* A reset or jump: continue right after the previous packet so
              * the timeline stays continuous, and say so. */
             int64_t expected = stream->last_dts + (stream->last_duration > 0 ? stream->last_duration : 1000);

@@ -28,6 +28,10 @@ void sc_clock_init(sc_clock *clock, int64_t max_jump_ns);
 void sc_clock_clear(sc_clock *clock);
 /** Fill pkt->pts/dts/duration from its orig_* fields. `info` may be NULL. */
 void sc_clock_normalize(sc_clock *clock, sc_packet *pkt, const sc_stream_info *info);
+/** The input restarted (reconnection, announced discontinuity): each
+ * stream's next packet continues right after its last one if its own
+ * timestamps went back (or jumped beyond max_jump). */
+void sc_clock_mark_discontinuity(sc_clock *clock);
 /** Fix the raw time (ns) that becomes 0, before the first packet. */
 void sc_clock_set_origin(sc_clock *clock, int64_t origin_ns);
 /** ticks * num / den seconds, in ns, rounded to nearest; SC_TIME_NONE stays. */

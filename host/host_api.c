@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "packet.h"
+#include "resolver.h"
 #include "runtime.h"
 
 static void api_log(sc_ctx *ctx, int level, const char *fmt, ...) SC_PRINTF(3, 4);
@@ -14,6 +15,17 @@ static void api_log(sc_ctx *ctx, int level, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
+    if (level == SC_LOG_ERROR && ctx && ctx->kind == SC_SECTION_SOURCE && ctx->source) {
+        /* A source's last error is part of its state (stats, reconnects). */
+        va_list copy;
+        va_copy(copy, args);
+        char *message = g_strdup_vprintf(fmt, copy);
+        va_end(copy);
+        g_mutex_lock(&ctx->source->error_lock);
+        g_free(ctx->source->last_error);
+        ctx->source->last_error = message;
+        g_mutex_unlock(&ctx->source->error_lock);
+    }
     sc_logv(level, ctx ? ctx->name : NULL, fmt, args);
     va_end(args);
 }
@@ -228,6 +240,39 @@ static int api_segment_attr_at(sc_ctx *ctx, const sc_segment *segment, size_t in
                    : SC_ERR_INVALID;
 }
 
+static void api_source_set_type(sc_ctx *ctx, const char *type)
+{
+    if (!is_source(ctx, "source_set_type") || !type) return;
+    ctx->source->type = g_intern_string(type);
+}
+
+static int api_source_resolve_url(sc_ctx *ctx, char *url, size_t length)
+{
+    if (!is_source(ctx, "source_resolve_url") || !url || length == 0) return SC_ERR_INVALID;
+    const sc_option_value *page = NULL;
+    for (guint i = 0; ctx->options && i < ctx->options->len && !page; i++) {
+        const sc_option_value *value = &g_array_index(ctx->options, sc_option_value, i);
+        if (strcmp(value->spec->name, "url") == 0) page = value;
+    }
+    if (!page || !page->text) {
+        sc_log(SC_LOG_ERROR, ctx->name, "source_resolve_url: the module has no 'url' option");
+        return SC_ERR_INVALID;
+    }
+    const char *command = ctx->source->resolver;
+    if (!command || !*command) {
+        if (strlen(page->text) >= length) return SC_ERR_INVALID;
+        g_strlcpy(url, page->text, length);
+        return (int)strlen(page->text);
+    }
+    char *error = NULL;
+    int result = sc_resolve_url(command, page->text, ctx->source->resolver_timeout_ns, url, length, &error);
+    if (result < 0) {
+        api_log(ctx, SC_LOG_ERROR, "%s", error);
+        g_free(error);
+    }
+    return result;
+}
+
 static int api_event_post(sc_ctx *ctx, const sc_event *event)
 {
     if (!ctx || !ctx->source || !event || !event->name) return SC_ERR_INVALID;
@@ -291,6 +336,8 @@ static const sc_host_api host_api = {
     .event_post = api_event_post,
     .counter_add = api_counter_add,
     .view_seq = api_view_seq,
+    .source_set_type = api_source_set_type,
+    .source_resolve_url = api_source_resolve_url,
 };
 
 const sc_host_api *sc_host_api_table(void) { return &host_api; }

@@ -107,6 +107,7 @@ static sc_packet_box *box_get(void)
     box->packet.orig_pts = box->packet.orig_dts = SC_TIME_NONE;
     box->packet.time_base_num = 1;
     box->packet.time_base_den = 1;
+    box->packet.source_utc_ns = SC_TIME_NONE;
     atomic_init(&box->references, 1);
     return box;
 }

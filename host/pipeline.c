@@ -33,6 +33,17 @@ static const sc_option_spec source_section_keys[] = {
      .help = "under pressure, thin old GOPs to their keyframes before evicting them"},
     {.name = "buffer.gc_interval_seconds", .type = SC_OPT_DOUBLE, .default_value = "30", .min = 0.01, .max = 1e6,
      .help = "how often expired packets are collected even when the input stalls, seconds"},
+    {.name = "reconnect.initial_delay", .type = SC_OPT_DURATION, .default_value = "1s", .min = 0, .max = 3600,
+     .help = "wait before the first reconnection attempt; doubles at each failure, with jitter"},
+    {.name = "reconnect.max_delay", .type = SC_OPT_DURATION, .default_value = "30s", .min = 0, .max = 86400,
+     .help = "longest wait between reconnection attempts"},
+    {.name = "reconnect.give_up_after", .type = SC_OPT_DURATION, .default_value = "0",
+     .help = "stop reconnecting after failing this long (0 = never)"},
+    {.name = "resolver", .type = SC_OPT_STRING, .default_value = "",
+     .help = "command turning the page URL into a stream URL, run without a shell at every (re)connection, "
+             "e.g. yt-dlp -g {url}"},
+    {.name = "resolver_timeout", .type = SC_OPT_DURATION, .default_value = "30s", .min = 0.1, .max = 3600,
+     .help = "how long the resolver may run before it is killed"},
     {0},
 };
 
@@ -416,6 +427,17 @@ static sc_source_runtime *new_source_runtime(sc_ctx *ctx)
     source->strategies = g_ptr_array_new();
     source->startup = g_ptr_array_new();
     source->reference_stream = -1;
+    source->reconnect = (sc_reconnect_policy){
+        .initial_delay_ns = find_value(ctx->host_options, "reconnect.initial_delay")->as_int,
+        .max_delay_ns = find_value(ctx->host_options, "reconnect.max_delay")->as_int,
+        .give_up_after_ns = find_value(ctx->host_options, "reconnect.give_up_after")->as_int,
+    };
+    if (source->reconnect.max_delay_ns < source->reconnect.initial_delay_ns)
+        source->reconnect.max_delay_ns = source->reconnect.initial_delay_ns;
+    const char *resolver = find_value(ctx->host_options, "resolver")->text;
+    source->resolver = resolver && *resolver ? g_strdup(resolver) : NULL;
+    source->resolver_timeout_ns = find_value(ctx->host_options, "resolver_timeout")->as_int;
+    g_mutex_init(&source->error_lock);
     atomic_init(&source->state, SC_SOURCE_CONNECTING);
     atomic_init(&source->stop_requested, 0);
     ctx->source = source;
@@ -545,6 +567,9 @@ static void free_source_runtime(sc_source_runtime *source)
     for (guint i = 0; i < source->startup->len; i++) sc_packet_unref(g_ptr_array_index(source->startup, i));
     g_ptr_array_free(source->startup, TRUE);
     g_mutex_clear(&source->streams_lock);
+    g_mutex_clear(&source->error_lock);
+    g_free(source->last_error);
+    g_free(source->resolver);
     g_free(source);
 }
 
@@ -745,6 +770,12 @@ void sc_pipeline_log_stats(sc_pipeline *pipeline)
                stats.packets_in, stats.current_frames, stats.memory_usage_mb, stats.buffer_duration_seconds,
                stats.keyframe_ratio, stats.frames_dropped, stats.evicted_retention, stats.evicted_memory,
                stats.evicted_items, stats.evicted_host_memory, stats.thinned, stats.pinned_bytes, stats.reader_missed);
+        g_mutex_lock(&source->error_lock);
+        sc_log(SC_LOG_INFO, source->ctx->name, "state=%s type=%s reconnects=%" G_GUINT64_FORMAT "%s%s%s",
+               sc_source_state_name(atomic_load(&source->state)), source->type ? source->type : "unknown",
+               (guint64)atomic_load(&source->reconnects), source->last_error ? " last_error=\"" : "",
+               source->last_error ? source->last_error : "", source->last_error ? "\"" : "");
+        g_mutex_unlock(&source->error_lock);
         sc_log(SC_LOG_INFO, source->ctx->name,
                "clock: ts_fixed=%" G_GUINT64_FORMAT " ts_interpolated=%" G_GUINT64_FORMAT " discontinuities=%" G_GUINT64_FORMAT,
                source->clock.stats.fixed, source->clock.stats.interpolated, source->clock.stats.discontinuities);

@@ -50,9 +50,16 @@ struct sc_ctx {
 typedef enum sc_source_state {
     SC_SOURCE_CONNECTING,
     SC_SOURCE_LIVE,
+    SC_SOURCE_RECONNECTING,
     SC_SOURCE_ENDED,
     SC_SOURCE_FAILED
 } sc_source_state;
+
+typedef struct sc_reconnect_policy {
+    int64_t initial_delay_ns;
+    int64_t max_delay_ns;
+    int64_t give_up_after_ns;     /* 0 = never */
+} sc_reconnect_policy;
 
 struct sc_source_runtime {
     sc_ctx *ctx;
@@ -67,6 +74,16 @@ struct sc_source_runtime {
     atomic_int stop_requested;
     atomic_int state;             /* sc_source_state */
     int result;
+    sc_reconnect_policy reconnect;
+    guint declared_this_run;      /* streams declared since run() was (re)called */
+    atomic_uint_least64_t reconnects;
+    atomic_uint_least64_t packets_pushed;
+    atomic_int discontinuity_pending;
+    const char *type;             /* interned, e.g. "HLS"; NULL until known */
+    GMutex error_lock;
+    char *last_error;             /* the module's last error message */
+    char *resolver;               /* the section's resolver command, or NULL */
+    int64_t resolver_timeout_ns;
     GPtrArray *strategies;        /* sc_strategy_runtime* reading this source */
 };
 
@@ -153,6 +170,7 @@ int sc_source_runtime_flush_startup(sc_source_runtime *source, int64_t origin);
 int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request);
 int sc_source_runtime_post_event(sc_source_runtime *source, const sc_event *event);
 sc_event *sc_event_copy(const sc_event *event);
+const char *sc_source_state_name(int state);
 void sc_event_free(gpointer event);
 
 /* sink_runner.c */

@@ -48,6 +48,17 @@ int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info
         copy->extradata_size = 0;
     }
     g_mutex_lock(&source->streams_lock);
+    /* After a reconnection the same streams come back: the i-th one declared
+     * in this run is stream i when it is the same kind of stream. */
+    guint position = source->declared_this_run++;
+    if (position < source->streams->len) {
+        const sc_stream_info *known = g_ptr_array_index(source->streams, position);
+        if (known->media_type == copy->media_type && g_strcmp0(known->codec_name, copy->codec_name) == 0) {
+            g_mutex_unlock(&source->streams_lock);
+            sc_stream_info_free(copy);
+            return (int)position;
+        }
+    }
     copy->index = source->streams->len;
     g_ptr_array_add(source->streams, copy);
     g_mutex_unlock(&source->streams_lock);
@@ -55,6 +66,17 @@ int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info
            copy->media_type == SC_MEDIA_VIDEO ? "video" : copy->media_type == SC_MEDIA_AUDIO ? "audio" : "other",
            copy->codec_name);
     return (int)copy->index;
+}
+
+const char *sc_source_state_name(int state)
+{
+    switch (state) {
+    case SC_SOURCE_CONNECTING: return "connecting";
+    case SC_SOURCE_LIVE: return "live";
+    case SC_SOURCE_RECONNECTING: return "reconnecting";
+    case SC_SOURCE_ENDED: return "ended";
+    default: return "failed";
+    }
 }
 
 void sc_stream_info_free(gpointer data)
@@ -93,6 +115,9 @@ static int64_t raw_presentation(const sc_packet *packet)
 
 static int buffer_normalized(sc_source_runtime *source, sc_packet *packet)
 {
+    /* The first packet after a reconnection starts a new stretch of input. */
+    if (atomic_exchange(&source->discontinuity_pending, 0)) packet->flags |= SC_PACKET_DISCONTINUITY;
+    atomic_fetch_add(&source->packets_pushed, 1);
     g_mutex_lock(&source->streams_lock);
     const sc_stream_info *info = g_ptr_array_index(source->streams, packet->stream_index);
     g_mutex_unlock(&source->streams_lock);
@@ -161,19 +186,68 @@ int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet)
     }
     packet->struct_size = sizeof(sc_packet);
     packet->media_type = info->media_type;
-    if (atomic_load(&source->state) == SC_SOURCE_CONNECTING) atomic_store(&source->state, SC_SOURCE_LIVE);
+    int state = atomic_load(&source->state);
+    if (state == SC_SOURCE_CONNECTING || state == SC_SOURCE_RECONNECTING) atomic_store(&source->state, SC_SOURCE_LIVE);
     if (!source->clock.started) return start_timeline(source, packet);
     return buffer_normalized(source, packet);
+}
+
+static int64_t monotonic_ns(void)
+{
+    return g_get_monotonic_time() * 1000;
+}
+
+/* Sleep up to `duration` ns, waking early when the source is told to stop. */
+static void wait_unless_stopped(sc_source_runtime *source, int64_t duration)
+{
+    int64_t deadline = monotonic_ns() + duration;
+    while (!atomic_load(&source->stop_requested)) {
+        int64_t left = deadline - monotonic_ns();
+        if (left <= 0) return;
+        g_usleep((gulong)(MIN(left, 50 * SC_NSEC_PER_MSEC) / 1000));
+    }
 }
 
 static gpointer source_thread(gpointer data)
 {
     sc_source_runtime *source = data;
     sc_ctx *ctx = source->ctx;
-    int result = ctx->module->ops.source.run(ctx->instance);
-    sc_source_runtime_flush_startup(source, SC_TIME_NONE);
+    const sc_reconnect_policy *policy = &source->reconnect;
+    int64_t delay = policy->initial_delay_ns, failing_since = 0;
+    int result;
+    for (;;) {
+        g_mutex_lock(&source->streams_lock);
+        source->declared_this_run = 0;
+        g_mutex_unlock(&source->streams_lock);
+        uint64_t pushed_before = atomic_load(&source->packets_pushed);
+        result = ctx->module->ops.source.run(ctx->instance);
+        sc_source_runtime_flush_startup(source, SC_TIME_NONE);
+        if (atomic_load(&source->stop_requested) || result == SC_OK || result == SC_ERR_PERMANENT) break;
+        /* A run that delivered something was a working connection: the
+         * next outage starts its backoff afresh. */
+        int64_t now = monotonic_ns();
+        if (atomic_load(&source->packets_pushed) != pushed_before) {
+            delay = policy->initial_delay_ns;
+            failing_since = now;
+        } else if (failing_since == 0) {
+            failing_since = now;
+        }
+        if (policy->give_up_after_ns > 0 && now - failing_since >= policy->give_up_after_ns) {
+            sc_log(SC_LOG_ERROR, ctx->name, "giving up after %.1f s of failed reconnections",
+                   (now - failing_since) / 1e9);
+            break;
+        }
+        atomic_store(&source->state, SC_SOURCE_RECONNECTING);
+        atomic_fetch_add(&source->reconnects, 1);
+        /* Jitter keeps many sources that failed together from retrying in step. */
+        int64_t jittered = (int64_t)((double)delay * g_random_double_range(0.8, 1.2));
+        sc_log(SC_LOG_WARNING, ctx->name, "input lost (status %d); reconnecting in %.1f s", result, jittered / 1e9);
+        wait_unless_stopped(source, jittered);
+        delay = MIN(delay * 2, policy->max_delay_ns);
+        atomic_store(&source->discontinuity_pending, 1);
+    }
     source->result = result;
-    if (result == SC_OK || (result == SC_ERR_STOPPED && atomic_load(&source->stop_requested))) {
+    if (atomic_load(&source->stop_requested) || result == SC_OK) {
         atomic_store(&source->state, SC_SOURCE_ENDED);
         sc_log(SC_LOG_INFO, ctx->name, atomic_load(&source->stop_requested) ? "stopped" : "input ended");
     } else {

@@ -166,6 +166,7 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
                                          packets, source_streams_snapshot(strategy->source),
                                          (uint32_t)strategy->reference_stream);
     box->source_live = sc_buffer_is_live(strategy->source->buffer);
+    box->segment.source_type = strategy->source->type;
     sc_quality_measure measure;
     sc_quality_measure_segment(&box->segment, pending->thinned_packets, &measure);
     const char *rejection = sc_quality_verdict(&strategy->quality, &box->segment, &measure);

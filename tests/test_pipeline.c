@@ -170,6 +170,70 @@ START_TEST(host_memory_cap_spans_sources)
 }
 END_TEST
 
+START_TEST(a_source_that_reconnects_continues_its_timeline)
+{
+    /* Three connections of 3 s each, every one starting its timestamps
+     * over: one 9 s timeline, a discontinuity at each reconnection. */
+    test_run_result result = test_run_pipeline("[source cam]\nmodule = synth\nduration = 3s\nruns = 3\n"
+                                               "reconnect.initial_delay = 10ms\n"
+                                               "[strategy cut]\nmodule = fixed\nsource = cam\nduration = 1s\n", 0);
+    ck_assert_int_eq(result.status, 0);
+    ck_assert_int_eq(result.records->len, 9);
+    for (guint i = 0; i < 9; i++) {
+        const char *record = result.records->pdata[i];
+        ck_assert_double_eq_tol(test_number_field(record, "start"), i, 1e-9);
+        ck_assert_msg(test_has_flag(record, "discontinuity") == (i == 3 || i == 6), "segment %u: %s", i, record);
+        ck_assert(!test_has_flag(record, "partial"));
+        ck_assert_ptr_nonnull(strstr(record, "\"type\":\"SYNTH\""));
+    }
+    g_ptr_array_free(result.records, TRUE);
+}
+END_TEST
+
+static sc_pipeline *run_source(const char *dir, const char *source_body)
+{
+    char *text = g_strdup_printf("[host]\nmodule_path = %s\n[source cam]\nmodule = synth\n%s", test_modules_dir(),
+                                 source_body);
+    char *path = test_write_file(dir, "pipe.ini", text);
+    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+    sc_pipeline *pipeline = sc_pipeline_load(path, errors);
+    ck_assert_msg(pipeline != NULL, "%s", errors->len ? (char *)errors->pdata[0] : "");
+    ck_assert(sc_pipeline_create(pipeline, errors));
+    sc_pipeline_start(pipeline);
+    while (!sc_pipeline_sources_done(pipeline)) g_usleep(2000);
+    g_ptr_array_free(errors, TRUE);
+    g_free(text);
+    g_free(path);
+    return pipeline;
+}
+
+START_TEST(permanent_failures_and_exhausted_retries_fail_the_source)
+{
+    char *dir = test_make_dir();
+    sc_pipeline *pipeline = run_source(dir, "fail = permanent\nreconnect.initial_delay = 10ms\n");
+    ck_assert_int_eq(sc_pipeline_finish(pipeline), 1);
+    sc_source_runtime *source = pipeline->sources->pdata[0];
+    ck_assert_int_eq(atomic_load(&source->state), SC_SOURCE_FAILED);
+    ck_assert_uint_eq(atomic_load(&source->reconnects), 0);
+    ck_assert_str_eq(source->last_error, "synth: failing for good, as asked");
+    sc_pipeline_free(pipeline);
+
+    gint64 started = g_get_monotonic_time();
+    pipeline = run_source(dir, "fail = transient\nreconnect.initial_delay = 20ms\nreconnect.max_delay = 50ms\n"
+                               "reconnect.give_up_after = 300ms\n");
+    ck_assert_int_eq(sc_pipeline_finish(pipeline), 1);
+    source = pipeline->sources->pdata[0];
+    ck_assert_int_eq(atomic_load(&source->state), SC_SOURCE_FAILED);
+    /* 20 + 40 + 50 + 50 ... ms of backoff (with jitter) within 300 ms. */
+    ck_assert_uint_ge(atomic_load(&source->reconnects), 3);
+    ck_assert_uint_le(atomic_load(&source->reconnects), 12);
+    ck_assert_int_ge(g_get_monotonic_time() - started, 300 * 1000);
+    sc_pipeline_free(pipeline);
+    test_remove_tree(dir);
+    g_free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("pipeline");
@@ -180,6 +244,8 @@ int main(void)
     tcase_add_test(tcase, stopping_closes_the_open_segment_as_partial);
     tcase_add_test(tcase, modules_see_consistent_views_of_the_buffer);
     tcase_add_test(tcase, host_memory_cap_spans_sources);
+    tcase_add_test(tcase, a_source_that_reconnects_continues_its_timeline);
+    tcase_add_test(tcase, permanent_failures_and_exhausted_retries_fail_the_source);
     suite_add_tcase(suite, tcase);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

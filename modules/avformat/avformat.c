@@ -49,6 +49,7 @@ typedef struct avformat_source {
 
     char *url;
     char *display_url;    /* the URL with credentials hidden, for messages */
+    int live;             /* paced, or without a known end */
     char *format_name;    /* forced input format, NULL to probe */
     int realtime;
     int64_t rw_timeout_ns;
@@ -185,6 +186,24 @@ static void end_call(avformat_source *source)
     source->call_deadline_ns = 0;
 }
 
+static int is_network_url(const char *url)
+{
+    const char *scheme_end = strstr(url, "://");
+    return scheme_end && strncmp(url, "file://", 7) != 0;
+}
+
+/* The stream type the original design names, from the URL alone. */
+static const char *stream_type(const char *url)
+{
+    if (strncmp(url, "rtmp://", 7) == 0 || strncmp(url, "rtmps://", 8) == 0)
+        return "RTMP_FLV";
+    const char *query = strpbrk(url, "?#");
+    size_t length = query ? (size_t)(query - url) : strlen(url);
+    if (length >= 5 && strncmp(url + length - 5, ".m3u8", 5) == 0)
+        return "HLS";
+    return "FILE";
+}
+
 /* Logs why a call failed and turns it into an SDK status. */
 static int report_failure(avformat_source *source, const char *doing, int av_error)
 {
@@ -202,7 +221,15 @@ static int report_failure(avformat_source *source, const char *doing, int av_err
     }
     source->host->log(source->ctx, SC_LOG_ERROR, "%s '%s' failed: %s", doing,
                       source->display_url, error_text(av_error, reason, sizeof(reason)));
-    return av_error == AVERROR(ENOMEM) ? SC_ERR_NOMEM : SC_ERR_IO;
+    if (av_error == AVERROR(ENOMEM))
+        return SC_ERR_NOMEM;
+    /* Retrying cannot bring back a missing file or teach FFmpeg a format;
+     * a network hiccup, a refused connection or a timeout may pass. */
+    if (av_error == AVERROR(ENOENT) || av_error == AVERROR(EACCES) || av_error == AVERROR(EISDIR) ||
+        av_error == AVERROR_INVALIDDATA || av_error == AVERROR_PROTOCOL_NOT_FOUND ||
+        av_error == AVERROR_DEMUXER_NOT_FOUND || (!is_network_url(source->url) && strcmp(doing, "opening") == 0))
+        return SC_ERR_PERMANENT;
+    return SC_ERR_IO;
 }
 
 /* ---- opening ---------------------------------------------------------- */
@@ -224,7 +251,7 @@ static int open_input(avformat_source *source)
         if (!forced) {
             host->log(source->ctx, SC_LOG_ERROR, "unknown input format '%s' for '%s'",
                       source->format_name, source->display_url);
-            return SC_ERR_INVALID;
+            return SC_ERR_PERMANENT;
         }
     }
 
@@ -246,8 +273,15 @@ static int open_input(avformat_source *source)
     snprintf(number, sizeof(number), "%" PRId64, source->analyzeduration_ns / 1000);
     av_dict_set(&options, "analyzeduration", number, 0);
 
+    /* Resolved afresh at every (re)connection: signed URLs expire. */
+    char resolved[8192];
+    if (host->source_resolve_url(source->ctx, resolved, sizeof(resolved)) < 0) {
+        avformat_free_context(input);
+        av_dict_free(&options);
+        return SC_ERR_IO;
+    }
     begin_call(source, 0);
-    int ret = avformat_open_input(&input, source->url, forced, &options);
+    int ret = avformat_open_input(&input, resolved, forced, &options);
     end_call(source);
     av_dict_free(&options);
     if (ret < 0) /* avformat_open_input freed the context */
@@ -474,7 +508,14 @@ static int read_packets(avformat_source *source)
         int ret = av_read_frame(source->input, packet);
         end_call(source);
         if (ret == AVERROR_EOF) {
-            status = SC_OK;
+            /* The end of a file is the end; a live network input that ends
+             * was cut off, and the host reconnects it. */
+            if (source->live && is_network_url(source->url)) {
+                host->log(source->ctx, SC_LOG_ERROR, "'%s' closed the connection", source->display_url);
+                status = SC_ERR_IO;
+            } else {
+                status = SC_OK;
+            }
             break;
         }
         if (ret == AVERROR(EAGAIN)) {
@@ -587,6 +628,7 @@ static int avformat_source_run(void *instance)
     source->pacing_anchored = 0;
     source->interrupt_reason = INTERRUPT_NONE;
 
+    host->source_set_type(source->ctx, stream_type(source->url));
     int status = open_input(source);
     if (status == SC_OK)
         status = declare_streams(source);
@@ -599,7 +641,8 @@ static int avformat_source_run(void *instance)
         host->log(source->ctx, SC_LOG_INFO, "reading '%s' (%s, %u streams, %s%s)",
                   source->display_url, input->iformat->name, input->nb_streams, length,
                   source->realtime ? ", paced at 1x" : "");
-        host->source_set_live(source->ctx, source->realtime || unbounded);
+        source->live = source->realtime || unbounded;
+        host->source_set_live(source->ctx, source->live);
         status = read_packets(source);
     }
     close_input(source);

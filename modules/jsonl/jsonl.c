@@ -532,6 +532,13 @@ static void build_record(jsonl_sink *sink, text_buffer *buf, const sc_segment *s
 {
     append_text(buf, "{\"source\":");
     append_json_string(buf, segment->source);
+    /* source_type arrived after the first segment layout: only read it
+     * when the host's segment is large enough to have it. */
+    if (segment->struct_size >= offsetof(sc_segment, source_type) + sizeof(segment->source_type) &&
+        segment->source_type) {
+        append_text(buf, ",\"type\":");
+        append_json_string(buf, segment->source_type);
+    }
     append_text(buf, ",\"strategy\":");
     append_json_string(buf, segment->strategy);
     append_format(buf, ",\"index\":%" PRIu64, segment->index);

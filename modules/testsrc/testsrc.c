@@ -1018,6 +1018,7 @@ static int testsrc_run(void *instance)
               source->video_bit_rate, source->audio_enabled ? "aac" : "off",
               source->sample_rate, source->channels,
               source->realtime ? "paced at 1x" : "as fast as possible");
+    host->source_set_type(source->ctx, "TESTSRC");
     host->source_set_live(source->ctx, source->realtime);
     source->start_wall_ns = host->wallclock_ns();
     source->start_mono_ns = host->monotonic_ns();

@@ -53,7 +53,10 @@ enum sc_status {
     SC_ERR_IO = -3,        /**< input/output failure */
     SC_ERR_STOPPED = -4,   /**< the host is shutting this instance down */
     SC_ERR_UNSUPPORTED = -5, /**< not available in this host or module */
-    SC_ERR_NOT_FOUND = -6  /**< no such item */
+    SC_ERR_NOT_FOUND = -6, /**< no such item */
+    SC_ERR_PERMANENT = -7  /**< a source's failure that retrying cannot fix (no such
+                                file, refused credentials, unsupported format):
+                                the host does not reconnect */
 };
 
 /** Log levels for sc_host_api.log. */

@@ -8,6 +8,15 @@
  *
  * Threads: every function is safe to call from any thread unless it says
  * otherwise. Callbacks into a module run on the thread the ops document.
+ *
+ * Reconnection: when a source's run() returns an error other than
+ * SC_ERR_PERMANENT (and the host is not stopping), the host waits
+ * (reconnect.initial_delay, doubling up to reconnect.max_delay, with jitter)
+ * and calls run() again, until reconnect.give_up_after has passed. The
+ * buffer, open segments and strategies carry on; the first packet after a
+ * reconnection is flagged as a discontinuity. run() may declare its streams
+ * again: the i-th stream declared in a run is stream i of the source when
+ * its media type and codec match, else a new stream.
  */
 #ifndef STREAMCUT_HOST_H
 #define STREAMCUT_HOST_H
@@ -135,6 +144,17 @@ typedef struct sc_host_api {
     /** Packets with sequence numbers (sc_packet.seq) in [first, end) that the
      * buffer still holds (UINT64_MAX = open end). */
     sc_view *(*view_seq)(sc_ctx *ctx, uint64_t first, uint64_t end);
+
+    /* --- sources: identity and (re)connection (ABI 1.0) --- */
+    /** Name the stream type ("FILE", "HLS", "YOUTUBE_HLS", "TWITCH_HLS",
+     * "RTMP_FLV", ...): shown in stats and in every segment record. */
+    void (*source_set_type)(sc_ctx *ctx, const char *type);
+    /** The URL to open now: the source's `url` option, or, when its section
+     * sets `resolver` (a command such as `yt-dlp -g {url}`), the first line
+     * that command prints for it — run without a shell, under a timeout.
+     * Call it at every (re)connection: resolved URLs expire. Returns the
+     * length, or an sc_status (the reason is logged). */
+    int (*source_resolve_url)(sc_ctx *ctx, char *url, size_t length);
 } sc_host_api;
 
 /** True when the host's table has entry `field` (added in some minor). */

@@ -51,7 +51,9 @@ typedef struct sc_source_ops {
     int (*start)(void *instance);
     /** On the source's own thread: read input, declare streams, push
      * packets, until the input ends (return SC_OK) or source_should_stop
-     * is set (return SC_OK or SC_ERR_STOPPED) or it fails (an error). */
+     * is set (return SC_OK or SC_ERR_STOPPED) or it fails (an error:
+     * SC_ERR_PERMANENT when retrying cannot help, any other to have the
+     * host reconnect, i.e. call run() again after a backoff). */
     int (*run)(void *instance);
     /** Optional, any thread: make a blocked run() return soon. */
     void (*stop)(void *instance);

@@ -63,6 +63,9 @@ typedef struct sc_packet {
     uint64_t seq;            /**< per-source sequence number, from 0, set by the host */
     const uint8_t *data;     /**< payload; shared, never modify after push */
     size_t size;             /**< payload bytes */
+    int64_t source_utc_ns;   /**< wall clock (UTC epoch ns) of this packet's pts as
+                                  the source states it (HLS PROGRAM-DATE-TIME, RTMP
+                                  metadata), or SC_TIME_NONE; sources fill it */
 } sc_packet;
 
 /**

@@ -60,6 +60,8 @@ typedef struct sc_segment {
     uint64_t bytes;          /**< payload bytes of all packets */
     const char *label;       /**< from the request, or NULL */
     const char *extra_json;  /**< from the request, or NULL */
+    const char *source_type; /**< the source's stream type ("FILE", "HLS",
+                                  "TWITCH_HLS", "RTMP_FLV", ...), or NULL */
 } sc_segment;
 
 SC_END_DECLS

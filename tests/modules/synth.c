@@ -33,6 +33,9 @@ typedef struct synth {
     double keyframe_weight;
     int64_t data_every_ns;
     const char *data_text;
+    int64_t runs;
+    int64_t runs_done;
+    const char *fail;
 } synth;
 
 static const sc_option_spec synth_options[] = {
@@ -52,6 +55,11 @@ static const sc_option_spec synth_options[] = {
     {.name = "data_text", .type = SC_OPT_STRING, .default_value = "event %d", .help = "payload of data packets"},
     {.name = "start", .type = SC_OPT_INT, .default_value = "0", .help = "first video timestamp, 90 kHz ticks"},
     {.name = "live", .type = SC_OPT_BOOL, .default_value = "false", .help = "declare the input live"},
+    {.name = "runs", .type = SC_OPT_INT, .default_value = "1", .min = 1, .max = 1000,
+     .help = "connections: every run but the last ends with a transient error, and the next one starts its "
+             "timestamps over, like a publisher reconnecting"},
+    {.name = "fail", .type = SC_OPT_ENUM, .default_value = "none", .choices = "none|transient|permanent",
+     .help = "fail every run at once, before any packet"},
     {0},
 };
 
@@ -84,6 +92,8 @@ static int synth_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     self->keyframe_weight = host->option_double(ctx, "keyframe_weight");
     self->data_every_ns = host->option_duration(ctx, "data_every");
     self->data_text = host->option_string(ctx, "data_text");
+    self->runs = host->option_int(ctx, "runs");
+    self->fail = host->option_string(ctx, "fail");
     double frames[MAX_LIST];
     self->keyframe_count = parse_list(host->option_string(ctx, "keyframes"), frames, MAX_LIST);
     for (size_t i = 0; i < self->keyframe_count; i++) self->keyframe_list[i] = (int64_t)frames[i];
@@ -134,6 +144,16 @@ static int synth_run(void *instance)
 {
     synth *self = instance;
     const sc_host_api *host = self->host;
+    host->source_set_type(self->ctx, "SYNTH");
+    if (strcmp(self->fail, "permanent") == 0) {
+        host->log(self->ctx, SC_LOG_ERROR, "synth: failing for good, as asked");
+        return SC_ERR_PERMANENT;
+    }
+    if (strcmp(self->fail, "transient") == 0) {
+        host->log(self->ctx, SC_LOG_ERROR, "synth: failing for now, as asked");
+        return SC_ERR_IO;
+    }
+    int last_run = ++self->runs_done >= self->runs;
     sc_stream_info video = {.struct_size = sizeof video, .media_type = SC_MEDIA_VIDEO, .codec_name = "h264",
                             .time_base_num = 1, .time_base_den = 90000, .width = 64, .height = 64,
                             .fps_num = (int32_t)(self->fps * 1000), .fps_den = 1000, .profile = -99, .level = -99};
@@ -155,7 +175,7 @@ static int synth_run(void *instance)
         int video_left = video_ns < self->duration_ns;
         int audio_left = audio_index >= 0 && audio_ns < self->duration_ns;
         int data_left = data_ns < self->duration_ns;
-        if (!video_left && !audio_left && !data_left) return SC_OK;
+        if (!video_left && !audio_left && !data_left) return last_run ? SC_OK : SC_ERR_IO;
         int status;
         if (data_left && (!video_left || data_ns <= video_ns) && (!audio_left || data_ns <= audio_ns)) {
             char text[256];
