@@ -242,7 +242,7 @@ static int api_segment_attr_at(sc_ctx *ctx, const sc_segment *segment, size_t in
 
 static void api_source_set_type(sc_ctx *ctx, const char *type)
 {
-    if (!is_source(ctx, "source_set_type") || !type) return;
+    if (!is_source(ctx, "source_set_type") || !type || ctx->source->type_locked) return;
     ctx->source->type = g_intern_string(type);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "detect.h"
 #include "loader.h"
 #include "log.h"
 #include "pipeline.h"
@@ -23,6 +24,7 @@ static void print_usage(FILE *out)
             "  run PIPELINE.ini     run the pipeline until its sources end or SIGINT/SIGTERM\n"
             "  check PIPELINE.ini   validate the pipeline and print its graph\n"
             "  modules [NAME]       list the modules found, or one module's options\n"
+            "  probe URL            the stream type of a URL and the module that reads it\n"
             "\n"
             "Options:\n"
             "  -v, --verbose        more log output (repeat for debug)\n"
@@ -176,6 +178,16 @@ static int command_modules(const char *name)
     return status;
 }
 
+static int command_probe(const char *url)
+{
+    sc_stream_kind kind = sc_detect_stream_kind(url);
+    printf("type: %s\nmodule: %s\n", kind.type, kind.module);
+    if (kind.needs_resolver)
+        printf("resolver: required (a page, not a stream), e.g. resolver = %s\n",
+               strcmp(kind.type, "TWITCH_HLS") == 0 ? "streamlink --stream-url {url} best" : "yt-dlp -g {url}");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     sc_log_init();
@@ -208,6 +220,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "run") == 0 && remaining == 1) return command_run(argv[first + 1]);
     if (strcmp(command, "check") == 0 && remaining == 1) return command_check(argv[first + 1]);
     if (strcmp(command, "modules") == 0 && remaining <= 1) return command_modules(remaining ? argv[first + 1] : NULL);
+    if (strcmp(command, "probe") == 0 && remaining == 1) return command_probe(argv[first + 1]);
     fprintf(stderr, "streamcut: bad command line\n");
     print_usage(stderr);
     return EXIT_CONFIG;

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "detect.h"
 #include "housekeeping.h"
 #include "log.h"
 #include "packet.h"
@@ -328,6 +329,30 @@ static uint32_t module_kind_for(sc_section_kind kind)
 
 static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors);
 
+/* `module = auto`: the module for the stream type its url shows. */
+static const char *choose_source_module(sc_ctx *ctx, const sc_config_section *section, const char *path, int line,
+                                        GPtrArray *errors)
+{
+    char label[128];
+    const sc_config_entry *url = sc_config_section_find(section, "url");
+    if (!url) {
+        add_error(errors, path, line, "%s: module = auto needs a 'url' to detect the stream type from",
+                  section_label(section, label, sizeof label));
+        return NULL;
+    }
+    sc_stream_kind kind = sc_detect_stream_kind(url->value);
+    const sc_config_entry *resolver = sc_config_section_find(section, "resolver");
+    if (kind.needs_resolver && (!resolver || !*resolver->value)) {
+        add_error(errors, path, url->line,
+                  "%s: %s is a page, not a stream: add a resolver, e.g. 'resolver = %s' (see conf/examples/)",
+                  section_label(section, label, sizeof label), kind.type,
+                  strcmp(kind.type, "TWITCH_HLS") == 0 ? "streamlink --stream-url {url} best" : "yt-dlp -g {url}");
+        return NULL;
+    }
+    ctx->detected_type = kind.type;
+    return kind.module;
+}
+
 sc_pipeline *sc_pipeline_load(const char *path, GPtrArray *errors)
 {
     guint errors_before = errors->len;
@@ -379,10 +404,15 @@ sc_pipeline *sc_pipeline_load(const char *path, GPtrArray *errors)
             add_error(errors, path, section->line, "%s: missing 'module = NAME'", section_label(section, label, sizeof label));
         } else {
             char *error = NULL;
-            ctx->module = sc_loader_find(pipeline->loader, module_entry->value, &error);
+            const char *module_name = module_entry->value;
+            if (section->kind == SC_SECTION_SOURCE && strcmp(module_name, "auto") == 0) {
+                module_name = choose_source_module(ctx, section, path, module_entry->line, errors);
+                if (!module_name) continue;
+            }
+            ctx->module = sc_loader_find(pipeline->loader, module_name, &error);
             if (!ctx->module) {
                 add_error(errors, path, module_entry->line, "%s: module '%s': %s",
-                          section_label(section, label, sizeof label), module_entry->value, error);
+                          section_label(section, label, sizeof label), module_name, error);
                 g_free(error);
             } else if (ctx->module->descriptor.kind != module_kind_for(section->kind)) {
                 add_error(errors, path, module_entry->line, "%s: module '%s' is a %s module, not a %s module",
@@ -438,6 +468,11 @@ static sc_source_runtime *new_source_runtime(sc_ctx *ctx)
     source->resolver = resolver && *resolver ? g_strdup(resolver) : NULL;
     source->resolver_timeout_ns = find_value(ctx->host_options, "resolver_timeout")->as_int;
     g_mutex_init(&source->error_lock);
+    if (ctx->detected_type) {
+        source->type = g_intern_string(ctx->detected_type);
+        /* A page URL says more (YOUTUBE_HLS) than the module can (HLS). */
+        source->type_locked = strcmp(ctx->detected_type, "YOUTUBE_HLS") == 0 || strcmp(ctx->detected_type, "TWITCH_HLS") == 0;
+    }
     atomic_init(&source->state, SC_SOURCE_CONNECTING);
     atomic_init(&source->stop_requested, 0);
     ctx->source = source;
@@ -629,10 +664,12 @@ void sc_pipeline_free(sc_pipeline *pipeline)
     g_free(pipeline);
 }
 
-static void print_module(const sc_module *module, FILE *out)
+static void print_module(const sc_ctx *ctx, FILE *out)
 {
+    const sc_module *module = ctx->module;
     fprintf(out, "%s %s (ABI %u.%u)", module->descriptor.name, module->descriptor.version,
             module->descriptor.abi_major, module->descriptor.abi_minor);
+    if (ctx->detected_type) fprintf(out, " [auto: %s]", ctx->detected_type);
 }
 
 void sc_pipeline_print_graph(const sc_pipeline *pipeline, FILE *out)
@@ -641,19 +678,19 @@ void sc_pipeline_print_graph(const sc_pipeline *pipeline, FILE *out)
     for (guint i = 0; i < pipeline->sources->len; i++) {
         const sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
         fprintf(out, "source %s: ", source->ctx->name);
-        print_module(source->ctx->module, out);
+        print_module(source->ctx, out);
         fputc('\n', out);
         for (guint j = 0; j < source->strategies->len; j++) {
             const sc_strategy_runtime *strategy = g_ptr_array_index(source->strategies, j);
             fprintf(out, "  -> strategy %s: ", strategy->ctx->name);
-            print_module(strategy->ctx->module, out);
+            print_module(strategy->ctx, out);
             fputc('\n', out);
             for (guint pass = 0; pass < 2; pass++) {
                 const GPtrArray *sinks = pass == 0 ? strategy->file_sinks : strategy->record_sinks;
                 for (guint k = 0; k < sinks->len; k++) {
                     const sc_sink_runtime *sink = g_ptr_array_index(sinks, k);
                     fprintf(out, "       -> sink %s: ", sink->ctx->name);
-                    print_module(sink->ctx->module, out);
+                    print_module(sink->ctx, out);
                     fputc('\n', out);
                 }
             }

@@ -43,6 +43,7 @@ struct sc_ctx {
     sc_source_runtime *source;    /* for source and strategy instances */
     sc_strategy_runtime *strategy;
     sc_sink_runtime *sink;
+    const char *detected_type;    /* module = auto: the type its url showed */
     GMutex counters_lock;
     GHashTable *counters;         /* char* -> int64_t* */
 };
@@ -80,6 +81,7 @@ struct sc_source_runtime {
     atomic_uint_least64_t packets_pushed;
     atomic_int discontinuity_pending;
     const char *type;             /* interned, e.g. "HLS"; NULL until known */
+    bool type_locked;             /* detected from a page URL: modules do not override it */
     GMutex error_lock;
     char *last_error;             /* the module's last error message */
     char *resolver;               /* the section's resolver command, or NULL */
