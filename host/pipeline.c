@@ -8,8 +8,6 @@
 #include "packet.h"
 #include "value.h"
 
-/* The timeline treats a DTS step larger than this as a discontinuity. */
-#define DEFAULT_MAX_JUMP_NS (10 * SC_NSEC_PER_SEC)
 
 static const sc_option_spec host_section_keys[] = {
     {.name = "module_path", .type = SC_OPT_STRING, .default_value = "",
@@ -45,6 +43,14 @@ static const sc_option_spec source_section_keys[] = {
              "e.g. yt-dlp -g {url}"},
     {.name = "resolver_timeout", .type = SC_OPT_DURATION, .default_value = "30s", .min = 0.1, .max = 3600,
      .help = "how long the resolver may run before it is killed"},
+    {.name = "sync.timestamp_format", .type = SC_OPT_ENUM, .default_value = "auto",
+     .choices = "auto|RELATIVE_SECONDS|EPOCH_SECONDS|EPOCH_MILLIS|HLS_TIMESTAMP|RTMP_TIMESTAMP",
+     .help = "how the input states time; auto: HLS_TIMESTAMP for HLS (33-bit 90 kHz, unwrapped), "
+             "RTMP_TIMESTAMP for RTMP (32-bit ms, unwrapped), else RELATIVE_SECONDS"},
+    {.name = "sync.max_jump", .type = SC_OPT_DURATION, .default_value = "10s", .min = 0.001, .max = 86400,
+     .help = "a timestamp step larger than this, forward or back, is a discontinuity and is rebased"},
+    {.name = "sync.outlier_threshold", .type = SC_OPT_DURATION, .default_value = "500ms", .min = 0.001, .max = 3600,
+     .help = "least deviation from a stream's cadence (or 8x its median absolute deviation) that makes an outlier"},
     {0},
 };
 
@@ -451,7 +457,9 @@ static sc_source_runtime *new_source_runtime(sc_ctx *ctx)
         .gc_interval_ns = (int64_t)(find_value(ctx->host_options, "buffer.gc_interval_seconds")->as_double * 1e9),
     };
     source->buffer = sc_buffer_new(&limits);
-    sc_clock_init(&source->clock, DEFAULT_MAX_JUMP_NS);
+    sc_clock_init(&source->clock, find_value(ctx->host_options, "sync.max_jump")->as_int);
+    source->clock.outlier_threshold_ns = find_value(ctx->host_options, "sync.outlier_threshold")->as_int;
+    source->timestamp_format = sc_timestamp_format_from_name(find_value(ctx->host_options, "sync.timestamp_format")->text);
     g_mutex_init(&source->streams_lock);
     source->streams = g_ptr_array_new_with_free_func(sc_stream_info_free);
     source->strategies = g_ptr_array_new();
@@ -814,8 +822,11 @@ void sc_pipeline_log_stats(sc_pipeline *pipeline)
                source->last_error ? source->last_error : "", source->last_error ? "\"" : "");
         g_mutex_unlock(&source->error_lock);
         sc_log(SC_LOG_INFO, source->ctx->name,
-               "clock: ts_fixed=%" G_GUINT64_FORMAT " ts_interpolated=%" G_GUINT64_FORMAT " discontinuities=%" G_GUINT64_FORMAT,
-               source->clock.stats.fixed, source->clock.stats.interpolated, source->clock.stats.discontinuities);
+               "clock: format=%s ts_fixed=%" G_GUINT64_FORMAT " interpolated=%" G_GUINT64_FORMAT
+               " outliers=%" G_GUINT64_FORMAT " wraps=%" G_GUINT64_FORMAT " discontinuities=%" G_GUINT64_FORMAT,
+               sc_timestamp_format_name(source->clock.format), source->clock.stats.fixed,
+               source->clock.stats.interpolated, source->clock.stats.outliers, source->clock.stats.wraps,
+               source->clock.stats.discontinuities);
         log_counters(source->ctx);
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) {

@@ -66,6 +66,7 @@ struct sc_source_runtime {
     sc_ctx *ctx;
     sc_buffer *buffer;
     sc_clock clock;               /* source thread only */
+    int timestamp_format;         /* sync.timestamp_format as configured (may be auto) */
     GMutex streams_lock;
     GPtrArray *streams;           /* sc_stream_info*, deep copies, append-only */
     bool reference_decided;       /* source thread only */

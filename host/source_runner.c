@@ -161,6 +161,16 @@ int sc_source_runtime_flush_startup(sc_source_runtime *source, int64_t origin)
     return status;
 }
 
+/* The configured timestamp format, or the one the source type implies. */
+static sc_timestamp_format effective_format(const sc_source_runtime *source)
+{
+    if (source->timestamp_format != SC_TIMESTAMPS_AUTO) return (sc_timestamp_format)source->timestamp_format;
+    const char *type = source->type ? source->type : "";
+    if (strstr(type, "HLS")) return SC_TIMESTAMPS_HLS;
+    if (strstr(type, "RTMP")) return SC_TIMESTAMPS_RTMP;
+    return SC_TIMESTAMPS_RELATIVE_SECONDS;
+}
+
 int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet)
 {
     if (atomic_load(&source->stop_requested)) {
@@ -188,7 +198,10 @@ int sc_source_runtime_push(sc_source_runtime *source, sc_packet *packet)
     packet->media_type = info->media_type;
     int state = atomic_load(&source->state);
     if (state == SC_SOURCE_CONNECTING || state == SC_SOURCE_RECONNECTING) atomic_store(&source->state, SC_SOURCE_LIVE);
-    if (!source->clock.started) return start_timeline(source, packet);
+    if (!source->clock.started) {
+        if (source->startup->len == 0) sc_clock_set_format(&source->clock, effective_format(source));
+        return start_timeline(source, packet);
+    }
     return buffer_normalized(source, packet);
 }
 

@@ -31,6 +31,7 @@ struct sc_pending_segment {
     char *label;
     char *extra_json;
     bool anchored;              /* the start keyframe is known */
+    bool reference_closed;      /* the next segment's keyframe went by */
     size_t thinned_packets;     /* holes the buffer had left in its range */
     sc_keyframe_entry keyframe;
     GPtrArray *packets;         /* candidates, references held */
@@ -53,10 +54,23 @@ static int64_t presentation_time(const sc_packet *packet)
 /* Whether a packet belongs to the segment: the reference stream in decode
  * order from the start keyframe, the others by presentation time from the
  * keyframe's, so audio and video begin together. */
-static bool belongs(const sc_pending_segment *pending, const sc_packet *packet, int reference_stream)
+/* Whether a packet belongs to the segment: the reference stream in decode
+ * order from the start keyframe up to the keyframe that opens the next
+ * segment (a keyframe shown at or after the end, and what follows it in
+ * decode order, belong to the next one even when decoded earlier), the
+ * other streams by presentation time from the keyframe's, so audio and
+ * video begin together. Called once per packet, in decode order. */
+static bool belongs(sc_pending_segment *pending, const sc_packet *packet, int reference_stream)
 {
-    if ((int)packet->stream_index == reference_stream)
-        return packet->seq >= pending->keyframe.seq && packet->dts < pending->end;
+    if ((int)packet->stream_index == reference_stream) {
+        if (packet->seq < pending->keyframe.seq || pending->reference_closed) return false;
+        if ((packet->flags & SC_PACKET_KEY) && packet->seq != pending->keyframe.seq &&
+            presentation_time(packet) >= pending->end) {
+            pending->reference_closed = true;
+            return false;
+        }
+        return packet->dts < pending->end;
+    }
     int64_t t = presentation_time(packet);
     return t >= pending->keyframe.pts && t < pending->end;
 }

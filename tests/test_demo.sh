@@ -40,19 +40,21 @@ rc=0
 [ "$rc" -eq 0 ] && pass "modules exits 0" || { fail "modules exits $rc"; cat modules.err; }
 # Module lines start in column 0; their path lines are indented.
 grep -v '^[[:space:]]' modules.out | awk '{print $1, $2, $4, $5}' | sort >modules.list
-cat >modules.expected <<'EOF'
-avformat source ABI 1.0
-clip sink ABI 1.0
-fixed strategy ABI 1.0
-jsonl sink ABI 1.0
-testsrc source ABI 1.0
-EOF
-if cmp -s modules.list modules.expected; then
-    pass "modules lists exactly testsrc/avformat (source), fixed (strategy), clip/jsonl (sink), ABI 1.0"
+# Every module folder of the source tree is listed, each with ABI 1.0...
+(cd "$top_srcdir/modules" && for name in *; do [ -f "$name/Makefile.inc" ] && echo "$name"; done) | sort >modules.folders
+awk '{print $1}' modules.list | sort >modules.names
+if cmp -s modules.names modules.folders; then
+    pass "modules lists every module folder ($(tr '\n' ' ' < modules.folders))"
 else
-    fail "modules list differs from the expected five modules:"
-    diff modules.expected modules.list || true
+    fail "modules list differs from the module folders:"
+    diff modules.folders modules.names || true
 fi
+awk '$3 != "ABI" || $4 != "1.0" {bad = 1} END {exit bad}' modules.list \
+    && pass "every module is ABI 1.0" || fail "a module is not ABI 1.0: $(cat modules.list)"
+# ...and the foundation's five have the right kinds.
+for expected in "avformat source" "testsrc source" "fixed strategy" "clip sink" "jsonl sink"; do
+    grep -q "^$expected ABI 1.0$" modules.list && pass "modules: $expected" || fail "modules lacks '$expected'"
+done
 [ ! -s modules.err ] && pass "modules prints nothing on stderr" || { fail "modules stderr:"; cat modules.err; }
 
 rc=0
