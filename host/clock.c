@@ -185,7 +185,8 @@ static void remember_step(stream_clock *stream, int64_t step)
 /* Continue right after the previous packet: the timeline stays continuous. */
 static void rebase(sc_clock *clock, stream_clock *stream, sc_packet *pkt, int64_t *dts, int64_t *pts)
 {
-    int64_t expected = stream->last_dts + (stream->last_duration > 0 ? stream->last_duration : 1000);
+    int64_t step = stream->step_count ? stream->median_step : stream->last_duration;
+    int64_t expected = stream->last_dts + (step > 0 ? step : 1000);
     int64_t correction = expected - *dts;
     stream->offset_ns += correction;
     *dts += correction;

@@ -517,6 +517,102 @@ START_TEST(clock_fixes_regressions_fills_gaps_and_rebases_jumps)
 }
 END_TEST
 
+/* Push `count` video packets at 25 fps through `clock` in a 1/90000 time
+ * base starting at raw tick `first` (wrapped to `wrap_bits` when non-zero),
+ * checking the normalized DTS advance by exactly one frame each time. */
+static void expect_continuous(sc_clock *clock, int64_t first, int count, int wrap_bits, int32_t den, int64_t frame_ticks)
+{
+    int64_t last = SC_TIME_NONE;
+    for (int i = 0; i < count; i++) {
+        int64_t ticks = first + i * frame_ticks;
+        if (wrap_bits) ticks &= (INT64_C(1) << wrap_bits) - 1;
+        sc_packet *packet = raw_packet(0, ticks, ticks, den);
+        sc_clock_normalize(clock, packet, NULL);
+        if (last != SC_TIME_NONE)
+            ck_assert_msg(packet->dts - last == sc_clock_ticks_to_ns(frame_ticks, 1, den) ||
+                              llabs(packet->dts - last - sc_clock_ticks_to_ns(frame_ticks, 1, den)) <= 1,
+                          "packet %d: step %lld", i, (long long)(packet->dts - last));
+        last = packet->dts;
+        sc_packet_unref(packet);
+    }
+}
+
+START_TEST(clock_unwraps_hls_and_rtmp_counters)
+{
+    sc_clock clock;
+    sc_clock_init(&clock, 10 * SC_NSEC_PER_SEC);
+    sc_clock_set_format(&clock, SC_TIMESTAMPS_HLS);
+    /* 33-bit 90 kHz counter, starting 2 s before its wrap, twice around. */
+    int64_t wrap = INT64_C(1) << 33;
+    expect_continuous(&clock, wrap - 2 * 90000, 100, 33, 90000, 3600);
+    ck_assert_uint_eq(clock.stats.wraps, 1);
+    ck_assert_uint_eq(clock.stats.discontinuities + clock.stats.fixed + clock.stats.outliers, 0);
+    sc_clock_clear(&clock);
+
+    sc_clock_init(&clock, 10 * SC_NSEC_PER_SEC);
+    sc_clock_set_format(&clock, SC_TIMESTAMPS_RTMP);
+    int64_t rtmp_wrap = INT64_C(1) << 32;
+    expect_continuous(&clock, rtmp_wrap - 1000, 100, 32, 1000, 40);
+    ck_assert_uint_eq(clock.stats.wraps, 1);
+    ck_assert_uint_eq(clock.stats.discontinuities + clock.stats.fixed + clock.stats.outliers, 0);
+    sc_clock_clear(&clock);
+
+    /* Without the format, the same wrap is a jump, rebased. */
+    sc_clock_init(&clock, 10 * SC_NSEC_PER_SEC);
+    expect_continuous(&clock, wrap - 2 * 90000, 100, 33, 90000, 3600);
+    ck_assert_uint_eq(clock.stats.wraps, 0);
+    ck_assert_uint_ge(clock.stats.discontinuities, 1);
+    sc_clock_clear(&clock);
+}
+END_TEST
+
+START_TEST(clock_rejects_outliers_but_follows_real_jumps)
+{
+    sc_clock clock;
+    sc_clock_init(&clock, 10 * SC_NSEC_PER_SEC);
+    int64_t expected = 0;
+    for (int i = 0; i < 200; i++) {
+        int64_t ticks = i * 3600;
+        if (i == 50) ticks += 7 * 90000;     /* one packet 7 s off */
+        if (i == 90) ticks -= 5 * 90000;     /* one packet 5 s early */
+        if (i >= 150) ticks += 3600 * 90000; /* the input jumps an hour */
+        sc_packet *packet = raw_packet(0, ticks, ticks, 90000);
+        sc_clock_normalize(&clock, packet, NULL);
+        /* Outliers take the predicted time; the jump is rebased: one
+         * unbroken 25 fps timeline throughout. */
+        ck_assert_msg(llabs(packet->dts - expected) <= 1, "packet %d at %lld, expected %lld", i,
+                      (long long)packet->dts, (long long)expected);
+        expected = packet->dts + 40 * SC_NSEC_PER_MSEC;
+        sc_packet_unref(packet);
+    }
+    /* Two outliers, and the first two packets of the jump taken as
+     * outliers until the third confirmed it. */
+    ck_assert_uint_eq(clock.stats.outliers, 4);
+    ck_assert_uint_eq(clock.stats.discontinuities, 1);
+    sc_clock_clear(&clock);
+}
+END_TEST
+
+START_TEST(clock_takes_wall_clock_from_epoch_timestamps)
+{
+    sc_clock clock;
+    sc_clock_init(&clock, 10 * SC_NSEC_PER_SEC);
+    sc_clock_set_format(&clock, SC_TIMESTAMPS_EPOCH_MILLIS);
+    int64_t epoch_ms = INT64_C(1764000000000);
+    for (int i = 0; i < 10; i++) {
+        sc_packet *packet = raw_packet(0, epoch_ms + i * 40, epoch_ms + i * 40, 1000);
+        sc_clock_normalize(&clock, packet, NULL);
+        ck_assert_int_eq(packet->dts, i * 40 * SC_NSEC_PER_MSEC);
+        ck_assert_int_eq(packet->source_utc_ns, (epoch_ms + i * 40) * SC_NSEC_PER_MSEC);
+        sc_packet_unref(packet);
+    }
+    ck_assert_int_eq(sc_timestamp_format_from_name("HLS_TIMESTAMP"), SC_TIMESTAMPS_HLS);
+    ck_assert_int_eq(sc_timestamp_format_from_name("rtmp_timestamp"), SC_TIMESTAMPS_RTMP);
+    ck_assert_int_eq(sc_timestamp_format_from_name("nonsense"), -1);
+    sc_clock_clear(&clock);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("buffer");
@@ -541,6 +637,9 @@ int main(void)
     TCase *clock = tcase_create("clock");
     tcase_add_test(clock, clock_starts_at_zero_and_keeps_streams_relative);
     tcase_add_test(clock, clock_fixes_regressions_fills_gaps_and_rebases_jumps);
+    tcase_add_test(clock, clock_unwraps_hls_and_rtmp_counters);
+    tcase_add_test(clock, clock_rejects_outliers_but_follows_real_jumps);
+    tcase_add_test(clock, clock_takes_wall_clock_from_epoch_timestamps);
     suite_add_tcase(suite, clock);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
