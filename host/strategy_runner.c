@@ -102,10 +102,20 @@ static void anchor(sc_strategy_runtime *strategy, sc_pending_segment *pending, c
     g_ptr_array_free(candidates, TRUE);
 }
 
+static int64_t progress_of(const sc_strategy_runtime *strategy, guint stream)
+{
+    return stream < strategy->stream_progress->len ? g_array_index(strategy->stream_progress, int64_t, stream)
+                                                   : SC_TIME_NONE;
+}
+
 static void try_anchor(sc_strategy_runtime *strategy, sc_pending_segment *pending)
 {
     sc_keyframe_entry keyframe;
     sc_buffer *buffer = strategy->source->buffer;
+    /* A start the stream has not reached yet may still get a keyframe
+     * nearer to it: wait until the reference stream gets there. */
+    int64_t reached = progress_of(strategy, (guint)MAX(strategy->reference_stream, 0));
+    if (reached == SC_TIME_NONE || reached < pending->start) return;
     if (sc_buffer_keyframe_at_or_before(buffer, pending->start, &keyframe) && keyframe.seq < strategy->processed_end) {
         anchor(strategy, pending, &keyframe);
         return;
@@ -224,11 +234,6 @@ int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment
     return (int64_t)pending->index;
 }
 
-static int64_t progress_of(const sc_strategy_runtime *strategy, guint stream)
-{
-    return stream < strategy->stream_progress->len ? g_array_index(strategy->stream_progress, int64_t, stream)
-                                                   : SC_TIME_NONE;
-}
 
 /* Every stream that has sent anything has passed the end, or the reference
  * stream is far enough past it that stragglers are not coming. */

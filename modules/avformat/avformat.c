@@ -316,7 +316,9 @@ static void fill_stream_info(const AVStream *stream, sc_stream_info *info)
     int video = codec->codec_type == AVMEDIA_TYPE_VIDEO;
     memset(info, 0, sizeof(*info));
     info->struct_size = sizeof(*info);
-    info->media_type = video ? SC_MEDIA_VIDEO : SC_MEDIA_AUDIO;
+    info->media_type = video ? SC_MEDIA_VIDEO
+                     : codec->codec_type == AVMEDIA_TYPE_AUDIO ? SC_MEDIA_AUDIO
+                     : codec->codec_type == AVMEDIA_TYPE_SUBTITLE ? SC_MEDIA_SUBTITLE : SC_MEDIA_DATA;
     info->codec_tag = fourcc_or_zero(codec->codec_tag);
     info->codec_name = avcodec_get_name(codec->codec_id);
     if (codec->format >= 0)
@@ -385,8 +387,13 @@ static int declare_streams(avformat_source *source)
         AVStream *stream = input->streams[i];
         enum AVMediaType type = stream->codecpar->codec_type;
         source->stream_map[i] = -1;
-        /* Cover art is a one-picture "video" stream: nothing to cut. */
-        if ((type != AVMEDIA_TYPE_VIDEO && type != AVMEDIA_TYPE_AUDIO) ||
+        /* Cover art is a one-picture "video" stream: nothing to cut. Timed
+         * data (ID3 in MPEG-TS, SCTE-35, ...) is kept: strategies turn it
+         * into events. */
+        int timed_data = type == AVMEDIA_TYPE_DATA &&
+                         (stream->codecpar->codec_id == AV_CODEC_ID_TIMED_ID3 ||
+                          stream->codecpar->codec_id == AV_CODEC_ID_SCTE_35);
+        if ((type != AVMEDIA_TYPE_VIDEO && type != AVMEDIA_TYPE_AUDIO && !timed_data) ||
             (stream->disposition & AV_DISPOSITION_ATTACHED_PIC) ||
             stream->codecpar->codec_id == AV_CODEC_ID_NONE) {
             stream->discard = AVDISCARD_ALL;
