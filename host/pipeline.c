@@ -51,6 +51,13 @@ static const sc_option_spec source_section_keys[] = {
      .help = "a timestamp step larger than this, forward or back, is a discontinuity and is rebased"},
     {.name = "sync.outlier_threshold", .type = SC_OPT_DURATION, .default_value = "500ms", .min = 0.001, .max = 3600,
      .help = "least deviation from a stream's cadence (or 8x its median absolute deviation) that makes an outlier"},
+    {.name = "sync.reference", .type = SC_OPT_ENUM, .default_value = "auto", .choices = "auto|pdt|arrival|stream",
+     .help = "wall clock the media time maps to: times the source states (HLS PROGRAM-DATE-TIME, epoch "
+             "timestamps), arrival times, or the first arrival plus media time; auto: stated, else arrival"},
+    {.name = "sync.drift_window", .type = SC_OPT_DURATION, .default_value = "300s", .min = 1, .max = 86400,
+     .help = "stretch of stream the drift against the reference is estimated over"},
+    {.name = "sync.correct_drift", .type = SC_OPT_BOOL, .default_value = "true",
+     .help = "map media time to the reference with the estimated drift (else at a fixed offset)"},
     {0},
 };
 
@@ -460,6 +467,10 @@ static sc_source_runtime *new_source_runtime(sc_ctx *ctx)
     sc_clock_init(&source->clock, find_value(ctx->host_options, "sync.max_jump")->as_int);
     source->clock.outlier_threshold_ns = find_value(ctx->host_options, "sync.outlier_threshold")->as_int;
     source->timestamp_format = sc_timestamp_format_from_name(find_value(ctx->host_options, "sync.timestamp_format")->text);
+    source->reference = sc_reference_clock_new(
+        (sc_reference_mode)sc_reference_mode_from_name(find_value(ctx->host_options, "sync.reference")->text),
+        find_value(ctx->host_options, "sync.drift_window")->as_int,
+        find_value(ctx->host_options, "sync.correct_drift")->as_int != 0);
     g_mutex_init(&source->streams_lock);
     source->streams = g_ptr_array_new_with_free_func(sc_stream_info_free);
     source->strategies = g_ptr_array_new();
@@ -611,6 +622,7 @@ static void free_source_runtime(sc_source_runtime *source)
     g_ptr_array_free(source->startup, TRUE);
     g_mutex_clear(&source->streams_lock);
     g_mutex_clear(&source->error_lock);
+    sc_reference_clock_free(source->reference);
     g_free(source->last_error);
     g_free(source->resolver);
     g_free(source);
@@ -827,6 +839,10 @@ void sc_pipeline_log_stats(sc_pipeline *pipeline)
                sc_timestamp_format_name(source->clock.format), source->clock.stats.fixed,
                source->clock.stats.interpolated, source->clock.stats.outliers, source->clock.stats.wraps,
                source->clock.stats.discontinuities);
+        sc_reference_stats reference;
+        sc_reference_clock_get_stats(source->reference, &reference);
+        sc_log(SC_LOG_INFO, source->ctx->name, "sync: drift_ppm=%.3f offset_ms=%.3f samples=%" G_GUINT64_FORMAT,
+               reference.drift_ppm, reference.offset_ms, reference.samples);
         log_counters(source->ctx);
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) {

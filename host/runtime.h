@@ -14,6 +14,7 @@
 #include "config.h"
 #include "loader.h"
 #include "quality.h"
+#include "reference_clock.h"
 #include "segment.h"
 
 typedef struct sc_pipeline sc_pipeline;
@@ -67,6 +68,7 @@ struct sc_source_runtime {
     sc_buffer *buffer;
     sc_clock clock;               /* source thread only */
     int timestamp_format;         /* sync.timestamp_format as configured (may be auto) */
+    sc_reference_clock *reference; /* media time -> UTC */
     GMutex streams_lock;
     GPtrArray *streams;           /* sc_stream_info*, deep copies, append-only */
     bool reference_decided;       /* source thread only */

@@ -28,6 +28,8 @@ sc_segment_box *sc_segment_new(const char *source, const char *strategy, uint64_
     segment->end = end;
     segment->keyframe_start = SC_TIME_NONE;
     segment->media_end = SC_TIME_NONE;
+    segment->start_utc = SC_TIME_NONE;
+    segment->end_utc = SC_TIME_NONE;
     segment->packet_count = packets->len;
     segment->packets = (const sc_packet *const *)packets->pdata;
     segment->stream_count = streams->len;

@@ -191,6 +191,8 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
                                          (uint32_t)strategy->reference_stream);
     box->source_live = sc_buffer_is_live(strategy->source->buffer);
     box->segment.source_type = strategy->source->type;
+    box->segment.start_utc = sc_reference_clock_to_utc(strategy->source->reference, pending->start);
+    box->segment.end_utc = sc_reference_clock_to_utc(strategy->source->reference, pending->end);
     sc_quality_measure measure;
     sc_quality_measure_segment(&box->segment, pending->thinned_packets, &measure);
     const char *rejection = sc_quality_verdict(&strategy->quality, &box->segment, &measure);

@@ -1,11 +1,13 @@
 /* The packet buffer and the timestamp clock. */
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "buffer.h"
 #include "clock.h"
+#include "reference_clock.h"
 #include "packet.h"
 
 #define FRAME_NS (SC_NSEC_PER_SEC / 30)
@@ -613,6 +615,51 @@ START_TEST(clock_takes_wall_clock_from_epoch_timestamps)
 }
 END_TEST
 
+/* A media clock running `ppm` fast against the wall clock, observed through
+ * arrival times jittered by up to ±20 ms, for an hour. */
+static void drifting_source(sc_reference_clock *reference, double ppm, int64_t start_utc, GRand *random,
+                            int64_t *worst_error)
+{
+    *worst_error = 0;
+    for (int64_t media = 0; media <= 3600 * SC_NSEC_PER_SEC; media += 40 * SC_NSEC_PER_MSEC) {
+        int64_t truth = start_utc + (int64_t)((double)media / (1.0 + ppm * 1e-6));
+        int64_t jitter = (int64_t)(g_rand_double_range(random, -20.0, 20.0) * SC_NSEC_PER_MSEC);
+        sc_reference_clock_add(reference, media, SC_TIME_NONE, truth + jitter);
+        if (media > 60 * SC_NSEC_PER_SEC && media % (10 * SC_NSEC_PER_SEC) == 0) {
+            int64_t error = llabs(sc_reference_clock_to_utc(reference, media) - truth);
+            if (error > *worst_error) *worst_error = error;
+        }
+    }
+}
+
+START_TEST(drift_is_estimated_and_corrected_against_jittered_arrivals)
+{
+    GRand *random = g_rand_new_with_seed(7);
+    int64_t start = INT64_C(1764000000) * SC_NSEC_PER_SEC;
+    int64_t worst;
+    sc_reference_clock *corrected = sc_reference_clock_new(SC_REFERENCE_AUTO, 300 * SC_NSEC_PER_SEC, true);
+    drifting_source(corrected, 150.0, start, random, &worst);
+    sc_reference_stats stats;
+    sc_reference_clock_get_stats(corrected, &stats);
+    /* The media clock gains 150 ppm on the wall clock: the wall clock runs
+     * 1/(1+150e-6) as fast as media time, a slope of about -150 ppm. */
+    ck_assert_msg(fabs(stats.drift_ppm + 150.0) < 15.0, "drift %f ppm", stats.drift_ppm);
+    ck_assert_msg(worst < 10 * SC_NSEC_PER_MSEC, "corrected error up to %lld ns", (long long)worst);
+    int64_t utc = sc_reference_clock_to_utc(corrected, 1800 * SC_NSEC_PER_SEC);
+    ck_assert_int_le(llabs(sc_reference_clock_to_media(corrected, utc) - 1800 * SC_NSEC_PER_SEC), 1000);
+    sc_reference_clock_free(corrected);
+    /* Without correction the same source drifts away: 150 ppm of an hour
+     * is about 540 ms. */
+    sc_reference_clock *uncorrected = sc_reference_clock_new(SC_REFERENCE_AUTO, 300 * SC_NSEC_PER_SEC, false);
+    drifting_source(uncorrected, 150.0, start, random, &worst);
+    ck_assert_msg(worst > 400 * SC_NSEC_PER_MSEC, "uncorrected error only %lld ns", (long long)worst);
+    sc_reference_clock_get_stats(uncorrected, &stats);
+    ck_assert_msg(fabs(stats.offset_ms + 540.0) < 60.0, "offset %f ms", stats.offset_ms);
+    sc_reference_clock_free(uncorrected);
+    g_rand_free(random);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("buffer");
@@ -640,6 +687,7 @@ int main(void)
     tcase_add_test(clock, clock_unwraps_hls_and_rtmp_counters);
     tcase_add_test(clock, clock_rejects_outliers_but_follows_real_jumps);
     tcase_add_test(clock, clock_takes_wall_clock_from_epoch_timestamps);
+    tcase_add_test(clock, drift_is_estimated_and_corrected_against_jittered_arrivals);
     suite_add_tcase(suite, clock);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

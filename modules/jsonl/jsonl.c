@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,6 +211,23 @@ static void append_json_string(text_buffer *buf, const char *text)
 }
 
 /* Seconds with 6 decimals (rounded to the microsecond), or null. */
+/* ISO 8601 UTC with milliseconds ("2026-11-25T19:42:38.123Z"), or null. */
+static void append_utc(text_buffer *buf, int64_t ns)
+{
+    if (ns == SC_TIME_NONE || ns <= 0) {
+        append_text(buf, "null");
+        return;
+    }
+    time_t seconds = (time_t)(ns / SC_NSEC_PER_SEC);
+    int milliseconds = (int)((ns % SC_NSEC_PER_SEC) / SC_NSEC_PER_MSEC);
+    struct tm broken;
+    char text[48];
+    gmtime_r(&seconds, &broken);
+    size_t length = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &broken);
+    snprintf(text + length, sizeof(text) - length, ".%03dZ", milliseconds);
+    append_format(buf, "\"%s\"", text);
+}
+
 static void append_seconds(text_buffer *buf, int64_t ns)
 {
     if (ns == SC_TIME_NONE) {
@@ -556,6 +574,12 @@ static void build_record(jsonl_sink *sink, text_buffer *buf, const sc_segment *s
     append_seconds(buf, segment->keyframe_start);
     append_text(buf, ",\"media_end\":");
     append_seconds(buf, segment->media_end);
+    if (segment->struct_size >= offsetof(sc_segment, end_utc) + sizeof(segment->end_utc)) {
+        append_text(buf, ",\"start_utc\":");
+        append_utc(buf, segment->start_utc);
+        append_text(buf, ",\"end_utc\":");
+        append_utc(buf, segment->end_utc);
+    }
     append_format(buf, ",\"packets\":%zu,\"bytes\":%" PRIu64 ",\"keyframes\":%" PRIu32,
                   segment->packet_count, segment->bytes, segment->keyframes);
     append_streams(buf, segment);

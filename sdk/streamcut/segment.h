@@ -62,6 +62,9 @@ typedef struct sc_segment {
     const char *extra_json;  /**< from the request, or NULL */
     const char *source_type; /**< the source's stream type ("FILE", "HLS",
                                   "TWITCH_HLS", "RTMP_FLV", ...), or NULL */
+    int64_t start_utc;       /**< `start` on the wall-clock reference (UTC epoch
+                                  ns), or SC_TIME_NONE when unknown */
+    int64_t end_utc;         /**< `end` on the wall-clock reference */
 } sc_segment;
 
 SC_END_DECLS
