@@ -55,6 +55,7 @@ const char *sc_section_kind_name(sc_section_kind kind)
     case SC_SECTION_SOURCE: return "source";
     case SC_SECTION_STRATEGY: return "strategy";
     case SC_SECTION_SINK: return "sink";
+    case SC_SECTION_SYNC: return "sync";
     }
     return "?";
 }
@@ -135,9 +136,10 @@ static void check_section_header(parse_state *state, int line, char *text)
             ok = false;
         }
     } else if (strcmp(kind, "source") == 0 || strcmp(kind, "strategy") == 0 ||
-               strcmp(kind, "sink") == 0) {
-        section->kind = kind[1] == 'o' ? SC_SECTION_SOURCE
-                      : kind[1] == 't' ? SC_SECTION_STRATEGY : SC_SECTION_SINK;
+               strcmp(kind, "sink") == 0 || strcmp(kind, "sync") == 0) {
+        section->kind = strcmp(kind, "source") == 0 ? SC_SECTION_SOURCE
+                      : strcmp(kind, "strategy") == 0 ? SC_SECTION_STRATEGY
+                      : strcmp(kind, "sync") == 0 ? SC_SECTION_SYNC : SC_SECTION_SINK;
         if (parts->len != 2) {
             add_error(state, line, "expected [%s NAME]", kind);
             ok = false;
@@ -149,7 +151,7 @@ static void check_section_header(parse_state *state, int line, char *text)
             section->name = g_strdup(g_ptr_array_index(parts, 1));
         }
     } else {
-        add_error(state, line, "unknown section kind '%s' (expected host, source, strategy or sink)", kind);
+        add_error(state, line, "unknown section kind '%s' (expected host, source, strategy, sync or sink)", kind);
         ok = false;
     }
     if (ok) {

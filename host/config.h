@@ -21,7 +21,8 @@ typedef enum sc_section_kind {
     SC_SECTION_HOST,
     SC_SECTION_SOURCE,
     SC_SECTION_STRATEGY,
-    SC_SECTION_SINK
+    SC_SECTION_SINK,
+    SC_SECTION_SYNC      /* a group of sources cut at the same wall-clock instants */
 } sc_section_kind;
 
 typedef struct sc_config_entry {

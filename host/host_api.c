@@ -208,7 +208,7 @@ static void api_view_release(sc_view *view)
 
 static int64_t api_segment_emit(sc_ctx *ctx, const sc_segment_request *request)
 {
-    if (!ctx || ctx->kind != SC_SECTION_STRATEGY || !ctx->strategy) {
+    if (!ctx || (ctx->kind != SC_SECTION_STRATEGY && ctx->kind != SC_SECTION_SYNC) || !ctx->strategy) {
         sc_log(SC_LOG_ERROR, ctx ? ctx->name : NULL, "segment_emit is only for strategy instances");
         return SC_ERR_INVALID;
     }

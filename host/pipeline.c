@@ -93,6 +93,16 @@ static const sc_option_spec sink_section_keys[] = {
     {0},
 };
 
+static const sc_option_spec sync_section_keys[] = {
+    {.name = "module", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED,
+     .help = "strategy module whose windows are cut, on the wall-clock reference, from every source"},
+    {.name = "sources", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED,
+     .help = "the [source NAME]s cut together, comma-separated; the first one drives the strategy"},
+    {.name = "sync.timeout", .type = SC_OPT_DURATION, .default_value = "10s", .min = 0.001, .max = 86400,
+     .help = "how long a set waits for its late members after the first arrived; then it goes out partial"},
+    {0},
+};
+
 const sc_option_spec *sc_host_keys(sc_section_kind kind)
 {
     switch (kind) {
@@ -100,6 +110,7 @@ const sc_option_spec *sc_host_keys(sc_section_kind kind)
     case SC_SECTION_SOURCE: return source_section_keys;
     case SC_SECTION_STRATEGY: return strategy_section_keys;
     case SC_SECTION_SINK: return sink_section_keys;
+    case SC_SECTION_SYNC: return sync_section_keys;
     }
     return host_section_keys;
 }
@@ -336,7 +347,8 @@ static sc_ctx *new_ctx(sc_pipeline *pipeline, const sc_config_section *section)
 
 static uint32_t module_kind_for(sc_section_kind kind)
 {
-    return kind == SC_SECTION_SOURCE ? SC_MODULE_SOURCE : kind == SC_SECTION_STRATEGY ? SC_MODULE_STRATEGY
+    return kind == SC_SECTION_SOURCE ? SC_MODULE_SOURCE
+         : kind == SC_SECTION_STRATEGY || kind == SC_SECTION_SYNC ? SC_MODULE_STRATEGY
                                                                                        : SC_MODULE_SINK;
 }
 
@@ -377,6 +389,7 @@ sc_pipeline *sc_pipeline_load(const char *path, GPtrArray *errors)
     pipeline->sources = g_ptr_array_new();
     pipeline->strategies = g_ptr_array_new();
     pipeline->sinks = g_ptr_array_new();
+    pipeline->groups = g_ptr_array_new();
 
     const sc_config_section *host_section = NULL;
     for (guint i = 0; i < config->sections->len; i++) {
@@ -506,6 +519,87 @@ static sc_overflow_policy parse_overflow(const char *text)
     return SC_OVERFLOW_AUTO;
 }
 
+static sc_strategy_runtime *new_strategy_runtime(sc_ctx *ctx, sc_source_runtime *source)
+{
+    sc_strategy_runtime *strategy = g_new0(sc_strategy_runtime, 1);
+    strategy->ctx = ctx;
+    strategy->source = source;
+    strategy->file_sinks = g_ptr_array_new();
+    strategy->record_sinks = g_ptr_array_new();
+    strategy->pending = g_ptr_array_new();
+    strategy->stream_progress = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    strategy->reference_stream = -1;
+    strategy->reference_media_end = SC_TIME_NONE;
+    strategy->member = -1;
+    strategy->quality = (sc_quality_rules){.max_corrupt_ratio = 1, .max_thinned_ratio = 1};
+    if (ctx->kind == SC_SECTION_STRATEGY)
+        strategy->quality = (sc_quality_rules){
+            .min_duration_ns = find_value(ctx->host_options, "quality.min_duration")->as_int,
+            .require_keyframe_start = find_value(ctx->host_options, "quality.require_keyframe_start")->as_int != 0,
+            .max_corrupt_ratio = find_value(ctx->host_options, "quality.max_corrupt_ratio")->as_double,
+            .max_gap_ns = find_value(ctx->host_options, "quality.max_gap")->as_int,
+            .min_bitrate_kbps = find_value(ctx->host_options, "quality.min_bitrate_kbps")->as_double,
+            .max_thinned_ratio = find_value(ctx->host_options, "quality.max_thinned_ratio")->as_double,
+        };
+    g_mutex_init(&strategy->events_lock);
+    g_queue_init(&strategy->events);
+    g_mutex_init(&strategy->requests_lock);
+    g_queue_init(&strategy->requests);
+    return strategy;
+}
+
+/* A [sync NAME] group: a driver on the first source, a shadow per member. */
+static void build_group(sc_pipeline *pipeline, sc_ctx *ctx, GPtrArray *errors)
+{
+    const sc_option_value *sources = find_value(ctx->host_options, "sources");
+    sc_sync_group *group = g_new0(sc_sync_group, 1);
+    group->ctx = ctx;
+    group->members = g_ptr_array_new();
+    group->member_names = g_ptr_array_new();
+    group->shadows = g_ptr_array_new();
+    group->file_sinks = g_ptr_array_new();
+    group->record_sinks = g_ptr_array_new();
+    group->timeout_ns = find_value(ctx->host_options, "sync.timeout")->as_int;
+    g_mutex_init(&group->lock);
+    group->open_sets = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
+    g_ptr_array_add(pipeline->groups, group);
+    ctx->group = group;
+    char **names = g_strsplit(sources->text, ",", -1);
+    for (char **name = names; *name; name++) {
+        char *trimmed = g_strstrip(*name);
+        if (!*trimmed) continue;
+        sc_ctx *source = resolve_reference(pipeline, ctx, trimmed, SC_SECTION_SOURCE, sources->line, errors);
+        if (!source) continue;
+        for (guint i = 0; i < group->members->len; i++)
+            if (group->members->pdata[i] == source->source) {
+                add_error(errors, pipeline->config->path, sources->line, "[sync %s]: '%s' is listed twice", ctx->name, trimmed);
+                source = NULL;
+                break;
+            }
+        if (!source) continue;
+        sc_strategy_runtime *shadow = new_strategy_runtime(ctx, source->source);
+        shadow->group = group;
+        shadow->member = (int)group->members->len;
+        g_ptr_array_add(group->members, source->source);
+        g_ptr_array_add(group->member_names, source->name);
+        g_ptr_array_add(group->shadows, shadow);
+        g_ptr_array_add(pipeline->strategies, shadow);
+    }
+    g_strfreev(names);
+    g_ptr_array_add(group->member_names, NULL);
+    g_ptr_array_set_size(group->member_names, group->member_names->len - 1);
+    if (group->members->len < 2) {
+        add_error(errors, pipeline->config->path, sources->line, "[sync %s]: name at least two sources", ctx->name);
+        return;
+    }
+    sc_strategy_runtime *driver = new_strategy_runtime(ctx, g_ptr_array_index(group->members, 0));
+    driver->group = group;
+    group->driver = driver;
+    ctx->strategy = driver;
+    ctx->source = driver->source;
+    g_ptr_array_add(pipeline->strategies, driver);
+}
+
 static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
 {
     const char *path = pipeline->config->path;
@@ -524,29 +618,15 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
         const sc_option_value *source_name = find_value(ctx->host_options, "source");
         sc_ctx *source = resolve_reference(pipeline, ctx, source_name->text, SC_SECTION_SOURCE, source_name->line, errors);
         if (!source) continue;
-        sc_strategy_runtime *strategy = g_new0(sc_strategy_runtime, 1);
-        strategy->ctx = ctx;
-        strategy->source = source->source;
-        strategy->file_sinks = g_ptr_array_new();
-        strategy->record_sinks = g_ptr_array_new();
-        strategy->pending = g_ptr_array_new();
-        strategy->stream_progress = g_array_new(FALSE, FALSE, sizeof(int64_t));
-        strategy->reference_stream = -1;
-        strategy->reference_media_end = SC_TIME_NONE;
-        strategy->quality = (sc_quality_rules){
-            .min_duration_ns = find_value(ctx->host_options, "quality.min_duration")->as_int,
-            .require_keyframe_start = find_value(ctx->host_options, "quality.require_keyframe_start")->as_int != 0,
-            .max_corrupt_ratio = find_value(ctx->host_options, "quality.max_corrupt_ratio")->as_double,
-            .max_gap_ns = find_value(ctx->host_options, "quality.max_gap")->as_int,
-            .min_bitrate_kbps = find_value(ctx->host_options, "quality.min_bitrate_kbps")->as_double,
-            .max_thinned_ratio = find_value(ctx->host_options, "quality.max_thinned_ratio")->as_double,
-        };
-        g_mutex_init(&strategy->events_lock);
-        g_queue_init(&strategy->events);
+        sc_strategy_runtime *strategy = new_strategy_runtime(ctx, source->source);
         ctx->strategy = strategy;
         ctx->source = source->source;
         g_ptr_array_add(source->source->strategies, strategy);
         g_ptr_array_add(pipeline->strategies, strategy);
+    }
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        if (ctx->kind == SC_SECTION_SYNC) build_group(pipeline, ctx, errors);
     }
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
@@ -567,9 +647,12 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
         for (char **name = names; *name; name++) {
             char *trimmed = g_strstrip(*name);
             if (!*trimmed) continue;
-            sc_ctx *input = resolve_reference(pipeline, ctx, trimmed, SC_SECTION_STRATEGY, from->line, errors);
-            if (!input || !input->strategy) continue;
-            GPtrArray *list = sink->produces_files ? input->strategy->file_sinks : input->strategy->record_sinks;
+            sc_ctx *named = find_ctx(pipeline, trimmed);
+            sc_ctx *input = named && named->kind == SC_SECTION_SYNC
+                ? named : resolve_reference(pipeline, ctx, trimmed, SC_SECTION_STRATEGY, from->line, errors);
+            if (!input || (!input->strategy && !input->group)) continue;
+            GPtrArray *list = input->group ? (sink->produces_files ? input->group->file_sinks : input->group->record_sinks)
+                            : sink->produces_files ? input->strategy->file_sinks : input->strategy->record_sinks;
             bool already = false;
             for (guint k = 0; k < list->len; k++) already = already || list->pdata[k] == sink;
             if (already) {
@@ -584,6 +667,7 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) {
         sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
+        if (strategy->ctx->kind != SC_SECTION_STRATEGY) continue;
         const sc_option_value *reject = find_value(strategy->ctx->host_options, "quality.reject_sink");
         if (!reject->text || !*reject->text) continue;
         sc_ctx *target = resolve_reference(pipeline, strategy->ctx, reject->text, SC_SECTION_SINK, reject->line, errors);
@@ -600,12 +684,18 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
     }
     for (guint i = 0; i < pipeline->sources->len; i++) {
         sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
-        if (source->strategies->len == 0)
+        bool grouped = false;
+        for (guint g = 0; g < pipeline->groups->len; g++) {
+            sc_sync_group *group = g_ptr_array_index(pipeline->groups, g);
+            for (guint m = 0; m < group->members->len; m++) grouped = grouped || group->members->pdata[m] == source;
+        }
+        if (source->strategies->len == 0 && !grouped)
             sc_log(SC_LOG_WARNING, NULL, "%s:%d: [source %s] feeds no strategy; it will be read and buffered only",
                    path, source->ctx->section->line, source->ctx->name);
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) {
         sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
+        if (strategy->ctx->kind != SC_SECTION_STRATEGY) continue;
         if (strategy->file_sinks->len + strategy->record_sinks->len == 0)
             sc_log(SC_LOG_WARNING, NULL, "%s:%d: [strategy %s] feeds no sink; its segments go nowhere",
                    path, strategy->ctx->section->line, strategy->ctx->name);
@@ -635,6 +725,8 @@ static void free_strategy_runtime(sc_strategy_runtime *strategy)
     g_ptr_array_free(strategy->pending, TRUE);
     g_array_free(strategy->stream_progress, TRUE);
     g_mutex_clear(&strategy->events_lock);
+    g_mutex_clear(&strategy->requests_lock);
+    g_queue_clear_full(&strategy->requests, g_free);
     g_free(strategy);
 }
 
@@ -652,7 +744,8 @@ static void destroy_instances(sc_pipeline *pipeline)
         sc_section_kind kind = pass == 0 ? SC_SECTION_SINK : pass == 1 ? SC_SECTION_STRATEGY : SC_SECTION_SOURCE;
         for (guint i = 0; i < pipeline->contexts->len; i++) {
             sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
-            if (ctx->kind != kind || !ctx->instance) continue;
+            sc_section_kind as = ctx->kind == SC_SECTION_SYNC ? SC_SECTION_STRATEGY : ctx->kind;
+            if (as != kind || !ctx->instance) continue;
             switch (kind) {
             case SC_SECTION_SINK: ctx->module->ops.sink.destroy(ctx->instance); break;
             case SC_SECTION_STRATEGY: ctx->module->ops.strategy.destroy(ctx->instance); break;
@@ -669,6 +762,8 @@ void sc_pipeline_free(sc_pipeline *pipeline)
     destroy_instances(pipeline);
     for (guint i = 0; i < pipeline->strategies->len; i++) free_strategy_runtime(g_ptr_array_index(pipeline->strategies, i));
     for (guint i = 0; i < pipeline->sinks->len; i++) free_sink_runtime(g_ptr_array_index(pipeline->sinks, i));
+    for (guint i = 0; i < pipeline->groups->len; i++) sc_sync_group_free(g_ptr_array_index(pipeline->groups, i));
+    g_ptr_array_free(pipeline->groups, TRUE);
     /* Sources last: segments and packets point at their stream tables. */
     for (guint i = 0; i < pipeline->sources->len; i++) free_source_runtime(g_ptr_array_index(pipeline->sources, i));
     sc_memory_governor_free(pipeline->governor);
@@ -716,6 +811,23 @@ void sc_pipeline_print_graph(const sc_pipeline *pipeline, FILE *out)
             }
         }
     }
+    for (guint i = 0; i < pipeline->groups->len; i++) {
+        const sc_sync_group *group = g_ptr_array_index(pipeline->groups, i);
+        fprintf(out, "sync %s: ", group->ctx->name);
+        print_module(group->ctx, out);
+        fprintf(out, " over");
+        for (guint m = 0; m < group->members->len; m++) fprintf(out, " %s", (const char *)group->member_names->pdata[m]);
+        fputc('\n', out);
+        for (guint pass = 0; pass < 2; pass++) {
+            const GPtrArray *sinks = pass == 0 ? group->file_sinks : group->record_sinks;
+            for (guint k = 0; k < sinks->len; k++) {
+                const sc_sink_runtime *sink = g_ptr_array_index(sinks, k);
+                fprintf(out, "       -> sink %s: ", sink->ctx->name);
+                print_module(sink->ctx, out);
+                fputc('\n', out);
+            }
+        }
+    }
 }
 
 bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
@@ -724,9 +836,9 @@ bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
     bool ok = true;
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        bool strategy = ctx->kind == SC_SECTION_STRATEGY || ctx->kind == SC_SECTION_SYNC;
         sc_create_fn create = ctx->kind == SC_SECTION_SOURCE ? ctx->module->ops.source.create
-                            : ctx->kind == SC_SECTION_STRATEGY ? ctx->module->ops.strategy.create
-                                                              : ctx->module->ops.sink.create;
+                            : strategy ? ctx->module->ops.strategy.create : ctx->module->ops.sink.create;
         void *instance = NULL;
         int result = create(api, ctx, &instance);
         if (result != SC_OK || !instance) {
@@ -737,8 +849,7 @@ bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
         }
         ctx->instance = instance;
         int (*start)(void *) = ctx->kind == SC_SECTION_SOURCE ? ctx->module->ops.source.start
-                             : ctx->kind == SC_SECTION_STRATEGY ? ctx->module->ops.strategy.start
-                                                               : ctx->module->ops.sink.start;
+                             : strategy ? ctx->module->ops.strategy.start : ctx->module->ops.sink.start;
         if (start && (result = start(instance)) != SC_OK) {
             add_error(errors, pipeline->config->path, ctx->section->line, "[%s %s]: module '%s' could not start (status %d)",
                       sc_section_kind_name(ctx->kind), ctx->name, ctx->module->descriptor.name, result);
@@ -787,6 +898,8 @@ int sc_pipeline_finish(sc_pipeline *pipeline)
         if (atomic_load(&source->state) == SC_SOURCE_FAILED) status = 1;
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) sc_strategy_runtime_join(g_ptr_array_index(pipeline->strategies, i));
+    /* Sets still waiting for members that will not come go out partial. */
+    for (guint i = 0; i < pipeline->groups->len; i++) sc_sync_group_expire(g_ptr_array_index(pipeline->groups, i), true);
     /* File sinks hand their segments on to record sinks: close them first. */
     for (guint pass = 0; pass < 2; pass++)
         for (guint i = 0; i < pipeline->sinks->len; i++) {
@@ -845,8 +958,16 @@ void sc_pipeline_log_stats(sc_pipeline *pipeline)
                reference.drift_ppm, reference.offset_ms, reference.samples);
         log_counters(source->ctx);
     }
+    for (guint i = 0; i < pipeline->groups->len; i++) {
+        sc_sync_group *group = g_ptr_array_index(pipeline->groups, i);
+        sc_log(SC_LOG_INFO, group->ctx->name,
+               "sets: complete=%" G_GUINT64_FORMAT " partial=%" G_GUINT64_FORMAT " late_members=%" G_GUINT64_FORMAT,
+               (guint64)atomic_load(&group->sets_complete), (guint64)atomic_load(&group->sets_partial),
+               (guint64)atomic_load(&group->late_members));
+    }
     for (guint i = 0; i < pipeline->strategies->len; i++) {
         sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
+        if (strategy->ctx->kind != SC_SECTION_STRATEGY) continue;
         sc_log(SC_LOG_INFO, strategy->ctx->name,
                "segments: emitted=%" G_GUINT64_FORMAT " rejected=%" G_GUINT64_FORMAT " empty=%" G_GUINT64_FORMAT,
                (guint64)atomic_load(&strategy->segments_emitted), (guint64)atomic_load(&strategy->segments_rejected),

@@ -131,10 +131,15 @@ static void fit(sc_reference_clock *clock)
     clock->intercept = intercept;
 }
 
-void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t stated_utc_ns, int64_t arrival_ns)
+void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t stated_utc_ns, int64_t arrival_ns,
+                            bool live)
 {
+    /* A file read faster than real time arrives at no meaningful time:
+     * without stated times it runs on its own clock from its first packet. */
+    sc_reference_mode mode = clock->mode;
+    if (mode == SC_REFERENCE_AUTO && stated_utc_ns == SC_TIME_NONE && !live) mode = SC_REFERENCE_STREAM;
     int64_t reference;
-    switch (clock->mode) {
+    switch (mode) {
     case SC_REFERENCE_PDT: reference = stated_utc_ns; break;
     case SC_REFERENCE_ARRIVAL: reference = arrival_ns; break;
     case SC_REFERENCE_STREAM: reference = clock->count == 0 && !clock->have_fit ? arrival_ns : SC_TIME_NONE; break;
@@ -163,7 +168,7 @@ void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t
         clock->first = (clock->first + 1) % MAX_SAMPLES;
         clock->count--;
     }
-    if (clock->mode == SC_REFERENCE_STREAM) {
+    if (mode == SC_REFERENCE_STREAM) {
         if (!clock->have_fit) {
             clock->have_fit = true;
             clock->slope = 1.0;

@@ -21,6 +21,7 @@ typedef struct sc_pipeline sc_pipeline;
 typedef struct sc_source_runtime sc_source_runtime;
 typedef struct sc_strategy_runtime sc_strategy_runtime;
 typedef struct sc_sink_runtime sc_sink_runtime;
+typedef struct sc_sync_group sc_sync_group;
 
 /** One resolved option of an instance: module schema or host key. */
 typedef struct sc_option_value {
@@ -45,6 +46,7 @@ struct sc_ctx {
     sc_strategy_runtime *strategy;
     sc_sink_runtime *sink;
     const char *detected_type;    /* module = auto: the type its url showed */
+    sc_sync_group *group;         /* a [sync NAME] section's group */
     GMutex counters_lock;
     GHashTable *counters;         /* char* -> int64_t* */
 };
@@ -113,6 +115,14 @@ struct sc_strategy_runtime {
     GQueue events;                /* sc_event* (deep copies) */
     sc_quality_rules quality;
     sc_sink_runtime *reject_sink; /* quality.reject_sink, or NULL */
+    /* In a [sync NAME] group: the driver runs the group's module on the
+     * first member's stream with times on the reference clock; each member
+     * has a shadow (no module) that resolves the group's requests on its
+     * own stream and hands the segments to the group. */
+    sc_sync_group *group;
+    int member;                   /* shadow: index in the group; driver: -1 */
+    GMutex requests_lock;
+    GQueue requests;              /* shadow: struct sync_request* to resolve */
     atomic_uint_least64_t segments_emitted;
     atomic_uint_least64_t segments_empty;
     atomic_uint_least64_t segments_rejected;
@@ -145,6 +155,24 @@ struct sc_sink_runtime {
     atomic_uint_least64_t dropped_overflow;
 };
 
+struct sc_sync_group {
+    sc_ctx *ctx;
+    GPtrArray *members;           /* sc_source_runtime*, in `sources` order */
+    GPtrArray *member_names;      /* const char* (their ctx names) */
+    GPtrArray *shadows;           /* sc_strategy_runtime*, by member */
+    sc_strategy_runtime *driver;
+    GPtrArray *file_sinks;        /* sc_sink_runtime* */
+    GPtrArray *record_sinks;
+    int64_t timeout_ns;
+    GMutex lock;
+    GHashTable *open_sets;        /* index -> struct open_set* */
+    uint64_t next_index;
+    atomic_uint_least64_t sets_complete;
+    atomic_uint_least64_t sets_partial;
+    atomic_uint_least64_t late_members;
+    atomic_int driver_done;       /* the driver asks for no more windows */
+};
+
 struct sc_pipeline {
     sc_config *config;
     sc_loader *loader;
@@ -152,6 +180,7 @@ struct sc_pipeline {
     GPtrArray *sources;           /* sc_source_runtime* */
     GPtrArray *strategies;        /* sc_strategy_runtime* */
     GPtrArray *sinks;             /* sc_sink_runtime* */
+    GPtrArray *groups;            /* sc_sync_group* */
     GArray *host_options;         /* [host] section values */
     sc_memory_governor *governor; /* [host] max_memory_mb, or NULL */
     sc_worker_pool *workers;      /* [host] workers */
@@ -173,12 +202,30 @@ int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info
  * `origin` (raw ns) or the first held packet's time when SC_TIME_NONE. */
 int sc_source_runtime_flush_startup(sc_source_runtime *source, int64_t origin);
 int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request);
+int64_t sc_strategy_runtime_emit_indexed(sc_strategy_runtime *strategy, const sc_segment_request *request,
+                                         uint64_t index);
 int sc_source_runtime_post_event(sc_source_runtime *source, const sc_event *event);
 sc_event *sc_event_copy(const sc_event *event);
 const char *sc_source_state_name(int state);
 void sc_event_free(gpointer event);
 
+/* sync_group.c */
+/** Driver: the module asked for the window [start, end) on the reference
+ * clock (UTC ns): every member resolves it on its own timeline. */
+int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *request);
+/** Shadow: a member's segment for set `index` (NULL: nothing there). */
+void sc_sync_group_deliver(sc_sync_group *group, int member, uint64_t index, const sc_segment *segment);
+/** Dispatch sets whose members are overdue (all of them when `all`). */
+void sc_sync_group_expire(sc_sync_group *group, bool all);
+/** Shadow thread: turn queued requests into pending segments. */
+void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow);
+void sc_sync_group_free(sc_sync_group *group);
+const sc_segment_set *sc_segment_set_ref(const sc_segment_set *set);
+void sc_segment_set_unref(const sc_segment_set *set);
+
 /* sink_runner.c */
+/** Hand a finished set to the group's sinks (file sinks first). */
+void sc_sink_dispatch_set(sc_sync_group *group, const sc_segment_set *set);
 /** Hand a finished segment to the strategy's sinks (file sinks first), or
  * to `only` that sink (e.g. the reject sink). */
 void sc_sink_dispatch(sc_strategy_runtime *strategy, const sc_segment *segment, sc_sink_runtime *only);

@@ -21,49 +21,97 @@ struct sc_worker_pool {
     bool stopping;
 };
 
-/* A segment on its way through the file sinks to the record sinks. */
+/* A segment, or a synchronized set, on its way through the file sinks to
+ * the record sinks. */
 typedef struct delivery {
     const sc_segment *segment;
-    atomic_int file_sinks_left;
     sc_strategy_runtime *strategy;
+    const sc_segment_set *set;
+    sc_sync_group *group;
+    atomic_int file_items_left;
 } delivery;
 
 typedef struct sink_item {
-    const sc_segment *segment;   /* reference held */
+    const sc_segment *segment;   /* reference held; NULL for a set */
+    const sc_segment_set *set;   /* reference held; for sinks with consume_set */
     delivery *pending;           /* non-NULL for file sinks */
 } sink_item;
 
-static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, delivery *pending, bool may_block);
+static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, const sc_segment_set *set, delivery *pending,
+                    bool may_block);
 
-static void deliver_to_records(sc_strategy_runtime *strategy, const sc_segment *segment, bool may_block)
+static bool takes_sets(const sc_sink_runtime *sink)
 {
-    for (guint i = 0; i < strategy->record_sinks->len; i++)
-        enqueue(g_ptr_array_index(strategy->record_sinks, i), segment, NULL, may_block);
+    return sink->ctx->module->ops.sink.consume_set != NULL;
+}
+
+/* How many items a set makes for a sink: itself, or each present member. */
+static int set_items(const sc_sink_runtime *sink, const sc_segment_set *set)
+{
+    if (takes_sets(sink)) return 1;
+    int count = 0;
+    for (size_t i = 0; i < set->member_count; i++) count += set->segments[i] != NULL;
+    return count;
+}
+
+static void enqueue_set(sc_sink_runtime *sink, const sc_segment_set *set, delivery *pending, bool may_block)
+{
+    if (takes_sets(sink)) {
+        enqueue(sink, NULL, set, pending, may_block);
+        return;
+    }
+    for (size_t i = 0; i < set->member_count; i++)
+        if (set->segments[i]) enqueue(sink, set->segments[i], NULL, pending, may_block);
+}
+
+static void deliver_to_records(delivery *done, bool may_block)
+{
+    GPtrArray *sinks = done->group ? done->group->record_sinks : done->strategy->record_sinks;
+    for (guint i = 0; i < sinks->len; i++) {
+        sc_sink_runtime *sink = g_ptr_array_index(sinks, i);
+        if (done->set) enqueue_set(sink, done->set, NULL, may_block);
+        else enqueue(sink, done->segment, NULL, NULL, may_block);
+    }
+}
+
+static void delivery_free(delivery *done)
+{
+    sc_segment_unref(done->segment);
+    sc_segment_set_unref(done->set);
+    g_free(done);
 }
 
 static void delivery_done(delivery *pending)
 {
-    if (atomic_fetch_sub(&pending->file_sinks_left, 1) != 1) return;
+    if (atomic_fetch_sub(&pending->file_items_left, 1) != 1) return;
     /* On a worker: waiting for queue space here could wait for ourselves. */
-    deliver_to_records(pending->strategy, pending->segment, false);
-    sc_segment_unref(pending->segment);
-    g_free(pending);
+    deliver_to_records(pending, false);
+    delivery_free(pending);
 }
 
 static void item_finish(sink_item *item)
 {
     if (item->pending) delivery_done(item->pending);
     sc_segment_unref(item->segment);
+    sc_segment_set_unref(item->set);
     g_free(item);
 }
 
-static sc_overflow_policy effective_policy(const sc_sink_runtime *sink, const sc_segment *segment)
+static sc_overflow_policy effective_policy(const sc_sink_runtime *sink, const sc_segment *segment, bool live)
 {
     if (sink->overflow != SC_OVERFLOW_AUTO) return sink->overflow;
     /* Live input must not wait for a slow sink; a file read ahead of real
      * time can, and then loses nothing. */
-    return ((const sc_segment_box *)(const void *)segment)->source_live ? SC_OVERFLOW_DROP_OLDEST
-                                                                         : SC_OVERFLOW_BLOCK;
+    if (segment) live = ((const sc_segment_box *)(const void *)segment)->source_live;
+    return live ? SC_OVERFLOW_DROP_OLDEST : SC_OVERFLOW_BLOCK;
+}
+
+/* A set is live when any of its members' sources is. */
+static bool set_is_live(const sc_segment_set *set)
+{
+    for (size_t i = 0; set && i < set->member_count; i++)
+        if (set->segments[i] && ((const sc_segment_box *)(const void *)set->segments[i])->source_live) return true;
+    return false;
 }
 
 /* Called with the sink's lock held. */
@@ -77,14 +125,16 @@ static void schedule(sc_sink_runtime *sink)
     g_mutex_unlock(&sink->pool->lock);
 }
 
-static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, delivery *pending, bool may_block)
+static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, const sc_segment_set *set, delivery *pending,
+                    bool may_block)
 {
     sink_item *item = g_new0(sink_item, 1);
-    item->segment = sc_segment_ref(segment);
+    item->segment = segment ? sc_segment_ref(segment) : NULL;
+    item->set = set ? sc_segment_set_ref(set) : NULL;
     item->pending = pending;
     sink_item *dropped = NULL;
     g_mutex_lock(&sink->lock);
-    sc_overflow_policy policy = effective_policy(sink, segment);
+    sc_overflow_policy policy = effective_policy(sink, segment, set_is_live(set));
     if (policy == SC_OVERFLOW_BLOCK && may_block)
         while (g_queue_get_length(&sink->queue) >= sink->capacity && !sink->closing)
             g_cond_wait(&sink->changed, &sink->lock);
@@ -105,8 +155,9 @@ static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, delivery *
     g_mutex_unlock(&sink->lock);
     if (dropped) {
         atomic_fetch_add(&sink->dropped_overflow, 1);
-        sc_log(SC_LOG_WARNING, sink->ctx->name, "queue full (%u): dropped segment %s/%" G_GUINT64_FORMAT,
-               sink->capacity, dropped->segment->strategy, dropped->segment->index);
+        sc_log(SC_LOG_WARNING, sink->ctx->name, "queue full (%u): dropped %s %s/%" G_GUINT64_FORMAT, sink->capacity,
+               dropped->set ? "set" : "segment", dropped->set ? dropped->set->name : dropped->segment->strategy,
+               dropped->set ? dropped->set->index : dropped->segment->index);
         item_finish(dropped);
     }
 }
@@ -114,9 +165,14 @@ static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, delivery *
 static void consume(sc_sink_runtime *sink, sink_item *item)
 {
     sc_ctx *ctx = sink->ctx;
-    int result = ctx->module->ops.sink.consume(ctx->instance, item->segment);
+    int result = item->set ? ctx->module->ops.sink.consume_set(ctx->instance, item->set)
+                           : ctx->module->ops.sink.consume(ctx->instance, item->segment);
     if (result == SC_OK) {
         atomic_fetch_add(&sink->consumed, 1);
+    } else if (item->set) {
+        atomic_fetch_add(&sink->failed, 1);
+        sc_log(SC_LOG_ERROR, ctx->name, "failed on set %s/%" G_GUINT64_FORMAT " (status %d)", item->set->name,
+               item->set->index, result);
     } else {
         atomic_fetch_add(&sink->failed, 1);
         sc_log(SC_LOG_ERROR, ctx->name, "failed on segment %s/%" G_GUINT64_FORMAT " [%.3f, %.3f) (status %d)",
@@ -200,17 +256,35 @@ void sc_sink_runtime_close(sc_sink_runtime *sink)
 void sc_sink_dispatch(sc_strategy_runtime *strategy, const sc_segment *segment, sc_sink_runtime *only)
 {
     if (only) {
-        enqueue(only, segment, NULL, true);
-        return;
-    }
-    if (strategy->file_sinks->len == 0) {
-        deliver_to_records(strategy, segment, true);
+        enqueue(only, segment, NULL, NULL, true);
         return;
     }
     delivery *pending = g_new0(delivery, 1);
     pending->segment = sc_segment_ref(segment);
     pending->strategy = strategy;
-    atomic_init(&pending->file_sinks_left, (int)strategy->file_sinks->len);
+    if (strategy->file_sinks->len == 0) {
+        deliver_to_records(pending, true);
+        delivery_free(pending);
+        return;
+    }
+    atomic_init(&pending->file_items_left, (int)strategy->file_sinks->len);
     for (guint i = 0; i < strategy->file_sinks->len; i++)
-        enqueue(g_ptr_array_index(strategy->file_sinks, i), segment, pending, true);
+        enqueue(g_ptr_array_index(strategy->file_sinks, i), segment, NULL, pending, true);
+}
+
+void sc_sink_dispatch_set(sc_sync_group *group, const sc_segment_set *set)
+{
+    delivery *pending = g_new0(delivery, 1);
+    pending->set = sc_segment_set_ref(set);
+    pending->group = group;
+    int items = 0;
+    for (guint i = 0; i < group->file_sinks->len; i++) items += set_items(g_ptr_array_index(group->file_sinks, i), set);
+    if (items == 0) {
+        deliver_to_records(pending, true);
+        delivery_free(pending);
+        return;
+    }
+    atomic_init(&pending->file_items_left, items);
+    for (guint i = 0; i < group->file_sinks->len; i++)
+        enqueue_set(g_ptr_array_index(group->file_sinks, i), set, pending, true);
 }

@@ -176,8 +176,10 @@ static void reject(sc_segment_box *box, const char *reason, const sc_quality_mea
 static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending, bool complete)
 {
     sc_ctx *ctx = strategy->ctx;
+    bool member_of_group = strategy->group && strategy->member >= 0;
     if (!complete) pending->flags |= SC_SEGMENT_PARTIAL;
     if (!pending->anchored || !covers_window(strategy, pending)) {
+        if (member_of_group) sc_sync_group_deliver(strategy->group, strategy->member, pending->index, NULL);
         atomic_fetch_add(&strategy->segments_empty, 1);
         sc_log(SC_LOG_DEBUG, ctx->name, "segment %" G_GUINT64_FORMAT " has no packets; not delivered", pending->index);
         pending_free(pending);
@@ -193,6 +195,14 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
     box->segment.source_type = strategy->source->type;
     box->segment.start_utc = sc_reference_clock_to_utc(strategy->source->reference, pending->start);
     box->segment.end_utc = sc_reference_clock_to_utc(strategy->source->reference, pending->end);
+    if (member_of_group) {
+        /* A member's share of a set: the group delivers the whole set. */
+        atomic_fetch_add(&strategy->segments_emitted, 1);
+        sc_sync_group_deliver(strategy->group, strategy->member, pending->index, &box->segment);
+        sc_segment_unref(&box->segment);
+        pending_free(pending);
+        return;
+    }
     sc_quality_measure measure;
     sc_quality_measure_segment(&box->segment, pending->thinned_packets, &measure);
     const char *rejection = sc_quality_verdict(&strategy->quality, &box->segment, &measure);
@@ -216,14 +226,11 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
     pending_free(pending);
 }
 
-int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request)
+int64_t sc_strategy_runtime_emit_indexed(sc_strategy_runtime *strategy, const sc_segment_request *request,
+                                         uint64_t index)
 {
-    if (request->start == SC_TIME_NONE || request->end == SC_TIME_NONE || request->end <= request->start) {
-        sc_log(SC_LOG_ERROR, strategy->ctx->name, "segment_emit: empty or unbounded range");
-        return SC_ERR_INVALID;
-    }
     sc_pending_segment *pending = g_new0(sc_pending_segment, 1);
-    pending->index = strategy->next_index++;
+    pending->index = index;
     pending->start = request->start;
     pending->end = request->end;
     pending->flags = request->flags & (SC_SEGMENT_FORCED | SC_SEGMENT_PARTIAL);
@@ -234,6 +241,16 @@ int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment
     try_anchor(strategy, pending);
     g_ptr_array_add(strategy->pending, pending);
     return (int64_t)pending->index;
+}
+
+int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request)
+{
+    if (request->start == SC_TIME_NONE || request->end == SC_TIME_NONE || request->end <= request->start) {
+        sc_log(SC_LOG_ERROR, strategy->ctx->name, "segment_emit: empty or unbounded range");
+        return SC_ERR_INVALID;
+    }
+    if (strategy->group) return sc_sync_group_emit(strategy->group, request);
+    return sc_strategy_runtime_emit_indexed(strategy, request, strategy->next_index++);
 }
 
 
@@ -304,28 +321,79 @@ static void deliver_events(sc_strategy_runtime *strategy)
     }
 }
 
+static void release_original(void *opaque)
+{
+    sc_packet_unref(opaque);
+}
+
+/* The driver of a sync group sees its leader's packets on the reference
+ * clock, so the module's windows are wall-clock windows. NULL while the
+ * leader has no clock yet. */
+static const sc_packet *on_reference_clock(sc_strategy_runtime *strategy, const sc_packet *packet)
+{
+    sc_reference_clock *reference = strategy->source->reference;
+    int64_t pts = sc_reference_clock_to_utc(reference, packet->pts);
+    int64_t dts = sc_reference_clock_to_utc(reference, packet->dts);
+    if (pts == SC_TIME_NONE || dts == SC_TIME_NONE) return NULL;
+    sc_packet *copy = sc_packet_wrap(packet->data, packet->size, release_original, (void *)sc_packet_ref(packet));
+    if (!copy) {
+        sc_packet_unref(packet);
+        return NULL;
+    }
+    uint64_t seq = packet->seq;
+    memcpy(copy, packet, sizeof *copy);
+    copy->seq = seq;
+    copy->pts = pts;
+    copy->dts = dts;
+    return copy;
+}
+
 static gpointer strategy_thread(gpointer data)
 {
     sc_strategy_runtime *strategy = data;
     sc_ctx *ctx = strategy->ctx;
     const sc_strategy_ops *ops = &ctx->module->ops.strategy;
+    /* A sync group's member shadows only resolve requests: no module. */
+    bool shadow = strategy->group && strategy->member >= 0;
+    bool driver = strategy->group && strategy->member < 0;
     const sc_packet *batch[READ_BATCH];
     bool at_end = false;
-    while (!at_end) {
+    /* A shadow outlives its own input: the driver may still ask for
+     * windows its buffer holds, until the driver is done. */
+    while (!at_end || (shadow && !atomic_load(&strategy->group->driver_done))) {
         size_t count = sc_buffer_read(strategy->source->buffer, strategy->reader, batch, READ_BATCH,
                                       READ_TIMEOUT_NS, &at_end);
-        deliver_events(strategy);
+        if (at_end && count == 0 && shadow) g_usleep(READ_TIMEOUT_NS / 1000 / 10);
+        if (!shadow) deliver_events(strategy);
         for (size_t i = 0; i < count; i++) {
             const sc_packet *packet = batch[i];
             if (strategy->reference_stream < 0)
                 strategy->reference_stream = sc_buffer_reference_stream(strategy->source->buffer);
             strategy->processed_end = packet->seq + 1;
             track_packet(strategy, packet);
-            int result = ops->packet(ctx->instance, packet);
-            if (result != SC_OK) sc_ctx_counter_add(ctx, "packet_errors", 1);
+            if (shadow) {
+                sc_strategy_runtime_take_requests(strategy);
+            } else {
+                const sc_packet *seen = driver ? on_reference_clock(strategy, packet) : packet;
+                if (seen) {
+                    int result = ops->packet(ctx->instance, seen);
+                    if (result != SC_OK) sc_ctx_counter_add(ctx, "packet_errors", 1);
+                    if (driver) sc_packet_unref(seen);
+                }
+            }
             sc_packet_unref(packet);
             complete_ready(strategy, false);
         }
+        if (shadow) {
+            sc_strategy_runtime_take_requests(strategy);
+            complete_ready(strategy, false);
+            sc_sync_group_expire(strategy->group, false);
+        }
+    }
+    if (shadow) {
+        sc_strategy_runtime_take_requests(strategy);
+        complete_ready(strategy, true);
+        return NULL;
     }
     deliver_events(strategy);
     if (ops->flush) {
@@ -334,6 +402,7 @@ static gpointer strategy_thread(gpointer data)
     }
     complete_ready(strategy, true);
     if (ops->stop) ops->stop(ctx->instance);
+    if (driver) atomic_store(&strategy->group->driver_done, 1);
     return NULL;
 }
 

@@ -234,6 +234,41 @@ START_TEST(permanent_failures_and_exhausted_retries_fail_the_source)
 }
 END_TEST
 
+START_TEST(sync_groups_cut_every_source_at_the_same_instants)
+{
+    /* Two sources, one of which ends early: full sets while both run, then
+     * partial sets (the missing member null) rather than none at all. */
+    test_run_result result = test_run_pipeline_from(
+        "[source a]\nmodule = synth\nduration = 6s\n[source b]\nmodule = synth\nduration = 3s\ngop = 15\n"
+        "[sync both]\nmodule = fixed\nsources = a, b\nduration = 1s\nsync.timeout = 200ms\n", "both", 0);
+    ck_assert_int_eq(result.status, 0);
+    ck_assert_uint_ge(result.records->len, 5);
+    guint full = 0, partial = 0;
+    for (guint i = 0; i < result.records->len; i++) {
+        const char *record = result.records->pdata[i];
+        ck_assert_ptr_nonnull(strstr(record, "\"sync\":\"both\""));
+        ck_assert_double_eq_tol(test_number_field(record, "index"), i, 1e-9);
+        const char *a = strstr(record, "\"a\":{"), *b = strstr(record, "\"b\":");
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        if (strncmp(b, "\"b\":null", 8) == 0) {
+            ck_assert(test_has_flag(record, "partial"));
+            partial++;
+        } else {
+            ck_assert_msg(!strstr(record, "\"flags\":[\"partial\"],\"segments\""), "%s", record);
+            /* Both members' windows are the same second of wall clock:
+             * their nominal starts agree within a millisecond. */
+            double a_start = test_number_field(a, "start"), b_start = test_number_field(b, "start");
+            ck_assert_msg(fabs(a_start - b_start) < 0.001, "a %f b %f", a_start, b_start);
+            full++;
+        }
+    }
+    ck_assert_uint_ge(full, 2);
+    ck_assert_uint_ge(partial, 2);
+    g_ptr_array_free(result.records, TRUE);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("pipeline");
@@ -246,6 +281,7 @@ int main(void)
     tcase_add_test(tcase, host_memory_cap_spans_sources);
     tcase_add_test(tcase, a_source_that_reconnects_continues_its_timeline);
     tcase_add_test(tcase, permanent_failures_and_exhausted_retries_fail_the_source);
+    tcase_add_test(tcase, sync_groups_cut_every_source_at_the_same_instants);
     suite_add_tcase(suite, tcase);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

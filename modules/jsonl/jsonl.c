@@ -625,11 +625,51 @@ static int write_record(int fd, const char *data, size_t length)
     return 0;
 }
 
+static int write_built(jsonl_sink *sink, text_buffer *buf);
+
 static int jsonl_consume(void *instance, const sc_segment *segment)
 {
     jsonl_sink *sink = instance;
     text_buffer record = { 0 };
     build_record(sink, &record, segment);
+    return write_built(sink, &record);
+}
+
+/* A synchronized set: one object, its members' records nested by source
+ * name (null for a missing member). */
+static int jsonl_consume_set(void *instance, const sc_segment_set *set)
+{
+    jsonl_sink *sink = instance;
+    text_buffer record = { 0 };
+    append_text(&record, "{\"sync\":");
+    append_json_string(&record, set->name);
+    append_format(&record, ",\"index\":%" PRIu64 ",\"start_utc\":", set->index);
+    append_utc(&record, set->start_utc);
+    append_text(&record, ",\"end_utc\":");
+    append_utc(&record, set->end_utc);
+    append_text(&record, (set->flags & SC_SEGMENT_SET_PARTIAL) ? ",\"flags\":[\"partial\"]" : ",\"flags\":[]");
+    append_text(&record, ",\"segments\":{");
+    for (size_t i = 0; i < set->member_count; i++) {
+        if (i) append_text(&record, ",");
+        append_json_string(&record, set->members[i]);
+        append_text(&record, ":");
+        if (!set->segments[i]) {
+            append_text(&record, "null");
+            continue;
+        }
+        text_buffer member = { 0 };
+        build_record(sink, &member, set->segments[i]);
+        if (member.failed) record.failed = 1;
+        else append_bytes(&record, member.data, member.length - 1);  /* without its newline */
+        free(member.data);
+    }
+    append_text(&record, "}}\n");
+    return write_built(sink, &record);
+}
+
+static int write_built(jsonl_sink *sink, text_buffer *buf)
+{
+    text_buffer record = *buf;
     if (record.failed) {
         free(record.data);
         sink->host->log(sink->ctx, SC_LOG_ERROR, "out of memory building a record");
@@ -720,6 +760,7 @@ static const sc_sink_ops jsonl_ops = {
     .create = jsonl_create,
     .destroy = jsonl_destroy,
     .consume = jsonl_consume,
+    .consume_set = jsonl_consume_set,
 };
 
 static const sc_module_descriptor jsonl_module = {

@@ -97,6 +97,9 @@ typedef struct sc_sink_ops {
     int (*consume)(void *instance, const sc_segment *seg);
     /** Optional: after the last segment; flush and close outputs. */
     void (*stop)(void *instance);
+    /** Optional: a synchronized segment set from a [sync NAME] group. A sink
+     * without it receives each present member through consume. */
+    int (*consume_set)(void *instance, const sc_segment_set *set);
 } sc_sink_ops;
 
 /** The descriptor a module's entry function returns. */

@@ -67,6 +67,30 @@ typedef struct sc_segment {
     int64_t end_utc;         /**< `end` on the wall-clock reference */
 } sc_segment;
 
+/** Set flags (sc_segment_set.flags). */
+enum sc_segment_set_flag {
+    SC_SEGMENT_SET_PARTIAL = 1u << 0   /**< a member is missing (late, stalled,
+                                            disconnected past sync.timeout) */
+};
+
+/**
+ * A synchronized segment set: the same wall-clock window cut from every
+ * source of a [sync NAME] group. Each present member is an ordinary
+ * segment (starting decodable at a keyframe, its exact nominal start
+ * recorded); a missing member is NULL.
+ */
+typedef struct sc_segment_set {
+    uint32_t struct_size;       /**< sizeof(sc_segment_set) of the host */
+    uint32_t flags;             /**< sc_segment_set_flag bits */
+    const char *name;           /**< the [sync NAME] */
+    uint64_t index;             /**< per-group counter, from 0 */
+    int64_t start_utc;          /**< the window on the reference clock, UTC epoch ns */
+    int64_t end_utc;
+    size_t member_count;
+    const char *const *members;            /**< source names, as listed in `sources` */
+    const sc_segment *const *segments;     /**< by member; NULL when missing */
+} sc_segment_set;
+
 SC_END_DECLS
 
 #endif /* STREAMCUT_SEGMENT_H */
