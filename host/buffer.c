@@ -447,6 +447,12 @@ void sc_buffer_reader_free(sc_buffer *buffer, sc_buffer_reader *reader)
 size_t sc_buffer_read(sc_buffer *buffer, sc_buffer_reader *reader, const sc_packet **out,
                       size_t max, int64_t timeout_ns, bool *at_end)
 {
+    return sc_buffer_read_until(buffer, reader, out, max, timeout_ns, SC_TIME_NONE, at_end);
+}
+
+size_t sc_buffer_read_until(sc_buffer *buffer, sc_buffer_reader *reader, const sc_packet **out, size_t max,
+                            int64_t timeout_ns, int64_t dts_limit, bool *at_end)
+{
     *at_end = false;
     pthread_mutex_lock(&buffer->lock);
     if (reader->cursor >= buffer->next_seq && !buffer->ended && timeout_ns > 0) {
@@ -462,6 +468,7 @@ size_t sc_buffer_read(sc_buffer *buffer, sc_buffer_reader *reader, const sc_pack
     size_t taken = 0;
     while (taken < max && reader->cursor < buffer->next_seq) {
         const sc_packet *packet = slot_at(buffer, (size_t)(reader->cursor - buffer->head_seq));
+        if (packet && dts_limit != SC_TIME_NONE && packet->dts > dts_limit) break;
         reader->cursor++;
         if (packet) out[taken++] = sc_packet_ref(packet);
     }

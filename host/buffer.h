@@ -96,6 +96,11 @@ void sc_buffer_reader_free(sc_buffer *buffer, sc_buffer_reader *reader);
  * set once the buffer ended and the reader has seen everything. */
 size_t sc_buffer_read(sc_buffer *buffer, sc_buffer_reader *reader, const sc_packet **out,
                       size_t max, int64_t timeout_ns, bool *at_end);
+/** The same, taking only packets with dts <= dts_limit (SC_TIME_NONE: no
+ * limit): the reader stays before the first later one, so a file input
+ * waits for it. */
+size_t sc_buffer_read_until(sc_buffer *buffer, sc_buffer_reader *reader, const sc_packet **out, size_t max,
+                            int64_t timeout_ns, int64_t dts_limit, bool *at_end);
 /** Wake every waiting reader (e.g. an event arrived for it). */
 void sc_buffer_wake_readers(sc_buffer *buffer);
 

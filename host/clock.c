@@ -5,7 +5,7 @@
 
 #define STEP_HISTORY 32
 /* Recompute the cadence's median and spread every this many steps. */
-#define CADENCE_REFRESH 8
+#define CADENCE_REFRESH 32
 /* A run of this many packets agreeing on a new timeline is a real jump,
  * not an outlier. */
 #define JUMP_CONFIRMATIONS 3

@@ -12,6 +12,8 @@
 static const sc_option_spec host_section_keys[] = {
     {.name = "module_path", .type = SC_OPT_STRING, .default_value = "",
      .help = "extra module folders, ':'-separated, searched first (relative to the pipeline file)"},
+    {.name = "max_streams", .type = SC_OPT_INT, .default_value = "16", .min = 1, .max = 4096,
+     .help = "sources this host may run at once"},
     {.name = "workers", .type = SC_OPT_INT, .default_value = "0", .min = 0, .max = 256,
      .help = "threads that run the sinks (0 = one per processor core)"},
     {.name = "max_memory_mb", .type = SC_OPT_INT, .default_value = "0", .min = 0, .max = 1048576,
@@ -453,10 +455,17 @@ sc_pipeline *sc_pipeline_load(const char *path, GPtrArray *errors)
         if (ctx->module)
             ctx->options = resolve_options(ctx->module->options, ctx->module->option_count, section, path, errors);
     }
-    bool have_source = false;
-    for (guint i = 0; i < pipeline->contexts->len; i++)
-        if (((sc_ctx *)g_ptr_array_index(pipeline->contexts, i))->kind == SC_SECTION_SOURCE) have_source = true;
-    if (!have_source) add_error(errors, path, 1, "the pipeline has no [source NAME] section");
+    int64_t max_streams = find_value(pipeline->host_options, "max_streams")->as_int;
+    int64_t sources = 0;
+    for (guint i = 0; i < pipeline->contexts->len; i++) {
+        sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
+        if (ctx->kind != SC_SECTION_SOURCE) continue;
+        if (++sources == max_streams + 1)
+            add_error(errors, path, ctx->section->line,
+                      "[source %s]: more than max_streams (%" G_GINT64_FORMAT ") sources; raise [host] max_streams",
+                      ctx->name, max_streams);
+    }
+    if (sources == 0) add_error(errors, path, 1, "the pipeline has no [source NAME] section");
     if (errors->len == errors_before) build_runtimes(pipeline, errors);
     if (errors->len != errors_before) {
         sc_pipeline_free(pipeline);
@@ -560,6 +569,7 @@ static void build_group(sc_pipeline *pipeline, sc_ctx *ctx, GPtrArray *errors)
     group->file_sinks = g_ptr_array_new();
     group->record_sinks = g_ptr_array_new();
     group->timeout_ns = find_value(ctx->host_options, "sync.timeout")->as_int;
+    atomic_init(&group->driver_utc, SC_TIME_NONE);
     g_mutex_init(&group->lock);
     group->open_sets = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
     g_ptr_array_add(pipeline->groups, group);

@@ -29,6 +29,7 @@ struct sc_reference_clock {
     double uncorrected_offset;     /* the first fit's offset, slope 1 */
     int64_t newest_media;
     uint64_t total_samples;
+    bool arrival_unusable;         /* arrivals proved not to follow a clock */
 };
 
 int sc_reference_mode_from_name(const char *name)
@@ -90,6 +91,18 @@ static void fit(sc_reference_clock *clock)
         values[pairs++] = (double)(b->reference - a->reference) / (double)(b->media - a->media);
     }
     if (pairs > 0) slope = median(values, pairs);
+    /* No clock runs 5 % off: arrival times that do are a file read faster
+     * (or slower) than real time, and say nothing about the wall clock. */
+    if (fabs(slope - 1.0) > 0.05) {
+        clock->arrival_unusable = true;
+        if (!clock->have_fit) {
+            const sample *first = sample_at(clock, 0);
+            clock->have_fit = true;
+            clock->slope = 1.0;
+            clock->intercept = clock->uncorrected_offset = (double)first->reference - (double)first->media;
+        }
+        return;
+    }
     for (int i = 0; i < count; i++) {
         const sample *s = sample_at(clock, i);
         values[i] = (double)s->reference - slope * (double)s->media;
@@ -131,13 +144,9 @@ static void fit(sc_reference_clock *clock)
     clock->intercept = intercept;
 }
 
-void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t stated_utc_ns, int64_t arrival_ns,
-                            bool live)
+void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t stated_utc_ns, int64_t arrival_ns)
 {
-    /* A file read faster than real time arrives at no meaningful time:
-     * without stated times it runs on its own clock from its first packet. */
     sc_reference_mode mode = clock->mode;
-    if (mode == SC_REFERENCE_AUTO && stated_utc_ns == SC_TIME_NONE && !live) mode = SC_REFERENCE_STREAM;
     int64_t reference;
     switch (mode) {
     case SC_REFERENCE_PDT: reference = stated_utc_ns; break;
@@ -168,7 +177,7 @@ void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t
         clock->first = (clock->first + 1) % MAX_SAMPLES;
         clock->count--;
     }
-    if (mode == SC_REFERENCE_STREAM) {
+    if (mode == SC_REFERENCE_STREAM || (clock->arrival_unusable && stated_utc_ns == SC_TIME_NONE)) {
         if (!clock->have_fit) {
             clock->have_fit = true;
             clock->slope = 1.0;

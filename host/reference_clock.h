@@ -35,10 +35,10 @@ sc_reference_clock *sc_reference_clock_new(sc_reference_mode mode, int64_t windo
 void sc_reference_clock_free(sc_reference_clock *clock);
 /** A reference-stream packet's normalized time and what the reference
  * says it is (stated UTC, or SC_TIME_NONE) and when it arrived (UTC ns).
- * Under auto, a non-live source without stated times runs on its own
+ * Arrival times that run more than 5 % off the media clock (a file read
+ * as fast as possible) are not a clock: the source then runs on its own
  * clock from its first arrival. */
-void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t stated_utc_ns, int64_t arrival_ns,
-                            bool live);
+void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t stated_utc_ns, int64_t arrival_ns);
 /** Media time to UTC ns (SC_TIME_NONE before the first sample). */
 int64_t sc_reference_clock_to_utc(sc_reference_clock *clock, int64_t media_ns);
 /** UTC ns to media time (SC_TIME_NONE before the first sample). */

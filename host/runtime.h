@@ -171,6 +171,7 @@ struct sc_sync_group {
     atomic_uint_least64_t sets_partial;
     atomic_uint_least64_t late_members;
     atomic_int driver_done;       /* the driver asks for no more windows */
+    atomic_int_least64_t driver_utc; /* the driver's latest packet on the reference clock */
 };
 
 struct sc_pipeline {

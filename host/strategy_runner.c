@@ -348,6 +348,19 @@ static const sc_packet *on_reference_clock(sc_strategy_runtime *strategy, const 
     return copy;
 }
 
+/* How far (dts on its own timeline) a member may read: the driver's
+ * position on the reference clock, plus the look-ahead the host needs to
+ * complete a window (stragglers, interleaving). */
+static int64_t shadow_limit(sc_strategy_runtime *shadow)
+{
+    sc_sync_group *group = shadow->group;
+    if (atomic_load(&group->driver_done)) return SC_TIME_NONE;
+    int64_t driver_utc = atomic_load(&group->driver_utc);
+    if (driver_utc == SC_TIME_NONE) return SC_TIME_NONE;
+    int64_t media = sc_reference_clock_to_media(shadow->source->reference, driver_utc);
+    return media == SC_TIME_NONE ? SC_TIME_NONE : media + 2 * INTERLEAVE_WAIT_NS;
+}
+
 static gpointer strategy_thread(gpointer data)
 {
     sc_strategy_runtime *strategy = data;
@@ -361,9 +374,13 @@ static gpointer strategy_thread(gpointer data)
     /* A shadow outlives its own input: the driver may still ask for
      * windows its buffer holds, until the driver is done. */
     while (!at_end || (shadow && !atomic_load(&strategy->group->driver_done))) {
-        size_t count = sc_buffer_read(strategy->source->buffer, strategy->reader, batch, READ_BATCH,
-                                      READ_TIMEOUT_NS, &at_end);
-        if (at_end && count == 0 && shadow) g_usleep(READ_TIMEOUT_NS / 1000 / 10);
+        /* Members keep pace with the driver: a file read as fast as it
+         * goes must not run past the windows the driver has yet to ask
+         * for, or its buffer would drop them first. */
+        int64_t limit = shadow ? shadow_limit(strategy) : SC_TIME_NONE;
+        size_t count = sc_buffer_read_until(strategy->source->buffer, strategy->reader, batch, READ_BATCH,
+                                            READ_TIMEOUT_NS, limit, &at_end);
+        if (count == 0 && shadow) g_usleep(1000);
         if (!shadow) deliver_events(strategy);
         for (size_t i = 0; i < count; i++) {
             const sc_packet *packet = batch[i];
@@ -375,6 +392,7 @@ static gpointer strategy_thread(gpointer data)
                 sc_strategy_runtime_take_requests(strategy);
             } else {
                 const sc_packet *seen = driver ? on_reference_clock(strategy, packet) : packet;
+                if (driver && seen) atomic_store(&strategy->group->driver_utc, seen->dts);
                 if (seen) {
                     int result = ops->packet(ctx->instance, seen);
                     if (result != SC_OK) sc_ctx_counter_add(ctx, "packet_errors", 1);

@@ -624,7 +624,7 @@ static void drifting_source(sc_reference_clock *reference, double ppm, int64_t s
     for (int64_t media = 0; media <= 3600 * SC_NSEC_PER_SEC; media += 40 * SC_NSEC_PER_MSEC) {
         int64_t truth = start_utc + (int64_t)((double)media / (1.0 + ppm * 1e-6));
         int64_t jitter = (int64_t)(g_rand_double_range(random, -20.0, 20.0) * SC_NSEC_PER_MSEC);
-        sc_reference_clock_add(reference, media, SC_TIME_NONE, truth + jitter, true);
+        sc_reference_clock_add(reference, media, SC_TIME_NONE, truth + jitter);
         if (media > 60 * SC_NSEC_PER_SEC && media % (10 * SC_NSEC_PER_SEC) == 0) {
             int64_t error = llabs(sc_reference_clock_to_utc(reference, media) - truth);
             if (error > *worst_error) *worst_error = error;

@@ -187,6 +187,12 @@ START_TEST(validation_errors_name_file_and_line)
                           10, "one of: auto,block,drop_oldest,drop_newest");
     expect_pipeline_error("[host]\nmodule_pth = x\n" GOOD_SOURCE, 2, "did you mean 'module_path'");
     expect_pipeline_error("[host]\n", 1, "no [source NAME] section");
+    expect_pipeline_error("[host]\nmax_streams = 2\n[source a]\nmodule = testsrc\n[source b]\nmodule = testsrc\n"
+                          "[source c]\nmodule = testsrc\n", 7, "more than max_streams (2) sources");
+    expect_pipeline_error("[source a]\nmodule = testsrc\n[sync both]\nmodule = fixed\nsources = a\n", 5,
+                          "name at least two sources");
+    expect_pipeline_error("[source a]\nmodule = testsrc\n[source b]\nmodule = testsrc\n"
+                          "[sync both]\nmodule = testsrc\nsources = a, b\n", 6, "is a source module, not a sync module");
 }
 END_TEST
 

@@ -6,6 +6,29 @@
  * counts, sizes and keyframe positions. Scenes switch to a strongly different
  * picture every `scene_every`, which gives cut-detecting strategies hard cuts
  * at known times.
+ *
+ * Timing cases for the host's synchronizer, all deterministic:
+ *
+ * - Media time is the nominal cadence (frame n at n/rate, audio frame k at
+ *   k*1024/sample_rate). The simulated wall clock of media time t is
+ *   epoch + t / (1 + drift_ppm*1e-6), epoch being `start_epoch` (or the
+ *   real clock when the run starts): a +150 ppm source makes 1.00015 s of
+ *   media per wall second. A packet arrives (arrival_ns) at the wall time of
+ *   its decode position (video dts, audio sample position) plus a uniform
+ *   +-jitter_ms drawn from a seeded xorshift generator, never before the
+ *   packet pushed before it. Without `realtime` all of this is simulated, so
+ *   an hour of drift takes seconds; with it the source sleeps until each
+ *   packet's (jittered, drifted) time and stamps arrival from the clock.
+ * - `timestamp_format` says how orig_pts/orig_dts express media time (see
+ *   enum timestamp_format); `wrap_after` starts the wrapped counters that
+ *   long before their wrap.
+ * - Faults on the original timestamps only (never on arrival or
+ *   source_utc_ns): every outlier_every-th video packet is off by +7 s or
+ *   -5 s (alternating), every drop_timestamps_every-th packet has none, and
+ *   from decode time jump_at on they jump by jump_by seconds, unflagged.
+ * - `encode = false` skips the encoders and pushes tiny fake packets labelled
+ *   H.264/AAC (keyframes as x264 would place them): timing tests only, clips
+ *   made from them do not decode.
  */
 #include <streamcut/streamcut.h>
 
@@ -33,6 +56,41 @@
 #define PACING_SLICE_NS (20 * SC_NSEC_PER_MSEC)
 #define SINE_AMPLITUDE 0.25
 #define AUDIO_BIT_RATE_PER_CHANNEL 64000
+/* Samples per AAC frame, also the fake audio packets' length. */
+#define AAC_FRAME_SAMPLES 1024
+/* Outlying timestamps: far enough off to be obviously wrong, close enough
+ * (under the host's 10 s jump limit) not to look like a reset. */
+#define OUTLIER_AHEAD_NS (7 * SC_NSEC_PER_SEC)
+#define OUTLIER_BEHIND_NS (-5 * SC_NSEC_PER_SEC)
+#define HLS_CLOCK_RATE 90000
+#define HLS_COUNTER_BITS 33
+#define RTMP_CLOCK_RATE 1000
+#define RTMP_COUNTER_BITS 32
+
+/* How orig_pts/orig_dts express media time t (seconds, with the faults
+ * added). Epoch values are start_epoch + t: the source's own clock, which
+ * runs drift_ppm fast against the simulated wall clock. */
+enum timestamp_format {
+    /* stream time from 0 in the encoders' time bases (1/rate, 1/sample_rate) */
+    FORMAT_RELATIVE,
+    /* UTC seconds since 1970 as exact nanoseconds: time base 1/1000000000,
+     * so nothing is rounded beyond the host's own nanosecond timeline */
+    FORMAT_EPOCH_SECONDS,
+    /* UTC milliseconds since 1970, rounded to the nearest: time base 1/1000 */
+    FORMAT_EPOCH_MILLIS,
+    /* MPEG-TS clock: 90 kHz ticks modulo 2^33, time base 1/90000; the
+     * earliest timestamp reads (2^33 - wrap_after * 90000) mod 2^33 */
+    FORMAT_HLS,
+    /* FLV/RTMP clock: milliseconds modulo 2^32, time base 1/1000; the
+     * earliest timestamp reads (2^32 - wrap_after * 1000) mod 2^32 */
+    FORMAT_RTMP,
+};
+
+/* As the timestamp_format option spells them. */
+static const char *const format_names[] = {
+    [FORMAT_RELATIVE] = "relative", [FORMAT_EPOCH_SECONDS] = "epoch_seconds",
+    [FORMAT_EPOCH_MILLIS] = "epoch_millis", [FORMAT_HLS] = "hls", [FORMAT_RTMP] = "rtmp",
+};
 
 typedef struct packet_queue {
     AVPacket **items;
@@ -41,11 +99,15 @@ typedef struct packet_queue {
     size_t count;
 } packet_queue;
 
-/* One encoder and the packets it produced that were not pushed yet. */
+/* One encoder (or the fake packet maker) and the packets it produced that
+ * were not pushed yet. */
 typedef struct encoded_stream {
-    AVCodecContext *encoder;
+    AVCodecContext *encoder; /* NULL with encode = false */
     AVFrame *frame;
     packet_queue queue;
+    AVRational time_base; /* of the packets in the queue */
+    int frame_size;       /* audio samples per packet */
+    int initial_padding;  /* audio priming samples: the first pts is minus this */
     int host_index;       /* index the host gave the stream */
     int64_t next_input;   /* video: frame index; audio: sample index */
     int64_t input_end;    /* exclusive; INT64_MAX when endless */
@@ -70,6 +132,20 @@ typedef struct testsrc {
     int sample_rate;
     int channels;
     double frequency;
+    int encode;
+
+    /* timing cases */
+    double drift_factor;          /* media seconds per simulated wall second */
+    int64_t start_epoch_ns;       /* 0: the real clock when a run starts */
+    enum timestamp_format format;
+    int64_t wrap_after_ns;
+    int64_t jitter_ns;
+    int64_t seed;
+    int64_t outlier_every;
+    int64_t drop_timestamps_every;
+    int64_t jump_at_ns;           /* 0: no jump */
+    int64_t jump_by_ns;
+    int announce_utc;
 
     atomic_bool stop_requested;
 
@@ -80,9 +156,19 @@ typedef struct testsrc {
      * planes: Y is width*height, U and V are a quarter of it each. */
     uint8_t *scene_picture;
     int64_t current_scene;
+    int64_t last_keyframe;  /* fake video: index of the last keyframe */
     double sine_phase;    /* in cycles, kept within [0, 1) */
-    int64_t start_wall_ns;
     int64_t start_mono_ns;
+    /* the simulated clocks of this run */
+    int64_t epoch_ns;             /* wall clock of media time 0 */
+    uint64_t random_state;        /* xorshift64*, never 0 */
+    int64_t packets_pushed;
+    int64_t video_packets_pushed;
+    int64_t outliers_injected;
+    int64_t last_arrival_ns;
+    int64_t counter_start;        /* wrapped formats: the earliest packet's reading */
+    int64_t counter_shift;        /* added so the earliest packet reads counter_start */
+    int counter_shift_known;
 } testsrc;
 
 /* ---- options ---------------------------------------------------------- */
@@ -120,6 +206,49 @@ static const sc_option_spec testsrc_options[] = {
     { .name = "frequency", .type = SC_OPT_DOUBLE, .default_value = "440",
       .help = "sine tone frequency in Hz, below half the sample rate",
       .min = 1, .max = 48000 },
+    { .name = "encode", .type = SC_OPT_BOOL, .default_value = "true",
+      .help = "false: skip the encoders and push tiny fake H.264/AAC-labelled packets (keyframes "
+              "every gop and at scene cuts, no B-frames) for fast timing tests; clips of them do not decode" },
+    { .name = "drift_ppm", .type = SC_OPT_DOUBLE, .default_value = "0",
+      .help = "the media clock runs this many parts per million fast (negative: slow) against the "
+              "wall clock: media time t arrives at start_epoch + t / (1 + drift_ppm/1e6)",
+      .min = -100000, .max = 100000 },
+    { .name = "start_epoch", .type = SC_OPT_DOUBLE, .default_value = "0",
+      .help = "simulated wall clock of media time 0, seconds since 1970 UTC; 0 takes the real clock "
+              "when the source starts",
+      .min = 0, .max = 4102444800.0 },
+    { .name = "timestamp_format", .type = SC_OPT_ENUM, .default_value = "relative",
+      .choices = "relative|epoch_seconds|epoch_millis|hls|rtmp",
+      .help = "what orig_pts/dts hold: relative = stream time from 0 in the encoders' time bases; "
+              "epoch_seconds = start_epoch + media time in UTC ns (time base 1/1e9); epoch_millis = the "
+              "same in ms, rounded (1/1000); hls = 90 kHz ticks mod 2^33; rtmp = ms mod 2^32" },
+    { .name = "wrap_after", .type = SC_OPT_DURATION, .default_value = "0",
+      .help = "hls/rtmp: the earliest timestamp reads 2^33 - wrap_after*90000 (rtmp: 2^32 - "
+              "wrap_after*1000), so the counter wraps that far into the stream; 0 starts it at 0",
+      .min = 0, .max = 4294967.296 },
+    { .name = "jitter_ms", .type = SC_OPT_DOUBLE, .default_value = "0",
+      .help = "arrival times (and realtime pacing) move by a uniform random amount within "
+              "+-jitter_ms, never before the previous packet's; media timestamps do not",
+      .min = 0, .max = 60000 },
+    { .name = "seed", .type = SC_OPT_INT, .default_value = "1",
+      .help = "seed of the jitter's random generator: the same seed gives the same arrivals" },
+    { .name = "outlier_every", .type = SC_OPT_INT, .default_value = "0",
+      .help = "every Nth video packet (N, 2N, ...) gets timestamps off by +7 s, then -5 s, "
+              "alternating; 0 never",
+      .min = 0, .max = 1e12 },
+    { .name = "drop_timestamps_every", .type = SC_OPT_INT, .default_value = "0",
+      .help = "every Nth packet of any stream, in push order (N, 2N, ...), has no orig_pts/dts; 0 never",
+      .min = 0, .max = 1e12 },
+    { .name = "jump_at", .type = SC_OPT_DURATION, .default_value = "0",
+      .help = "from this decode time on, each stream's original timestamps jump by jump_by, without a "
+              "discontinuity flag; 0 never",
+      .min = 0, .max = 1e9 },
+    { .name = "jump_by", .type = SC_OPT_DOUBLE, .default_value = "3600",
+      .help = "size of the jump_at jump in seconds; negative jumps back",
+      .min = -1e7, .max = 1e7 },
+    { .name = "announce_utc", .type = SC_OPT_BOOL, .default_value = "false",
+      .help = "state source_utc_ns on every packet: the simulated wall clock of its pts (as a "
+              "PROGRAM-DATE-TIME would), unaffected by outliers, drops and jumps" },
     { 0 }
 };
 
@@ -553,6 +682,7 @@ static int try_video_encoder(testsrc *source, const AVCodec *codec)
                           "libx264 is not available; %s may not repeat SPS/PPS in keyframes",
                           codec->name);
     source->video.encoder = encoder;
+    source->video.time_base = encoder->time_base;
     source->video_is_x264 = is_x264;
     return SC_OK;
 }
@@ -603,6 +733,9 @@ static int open_audio_encoder(testsrc *source)
                           source->sample_rate, error_text(ret, reason, sizeof(reason)));
         return SC_ERR_UNSUPPORTED;
     }
+    source->audio.time_base = encoder->time_base;
+    source->audio.frame_size = encoder->frame_size > 0 ? encoder->frame_size : AAC_FRAME_SAMPLES;
+    source->audio.initial_padding = encoder->initial_padding;
     return SC_OK;
 }
 
@@ -632,7 +765,7 @@ static int allocate_frames(testsrc *source)
     source->audio.frame = samples;
     samples->format = encoder->sample_fmt;
     samples->sample_rate = encoder->sample_rate;
-    samples->nb_samples = encoder->frame_size > 0 ? encoder->frame_size : 1024;
+    samples->nb_samples = source->audio.frame_size;
     if (av_channel_layout_copy(&samples->ch_layout, &encoder->ch_layout) < 0 ||
         av_frame_get_buffer(samples, 0) < 0)
         return SC_ERR_NOMEM;
@@ -717,7 +850,7 @@ static int feed_encoder(testsrc *source, encoded_stream *stream)
             input->pts = index;
             stream->next_input++;
         } else {
-            int frame_size = stream->encoder->frame_size > 0 ? stream->encoder->frame_size : 1024;
+            int frame_size = stream->frame_size;
             int64_t left = stream->input_end - stream->next_input;
             int count = left < frame_size ? (int)left : frame_size;
             int small_last = stream->encoder->codec->capabilities &
@@ -741,40 +874,285 @@ static int feed_encoder(testsrc *source, encoded_stream *stream)
     return drain_encoder(source, stream);
 }
 
+/* ---- fake packets (encode = false) ------------------------------------ */
+
+#define NAL_IDR_SLICE 0x65
+#define NAL_NON_IDR_SLICE 0x41
+static const uint8_t annex_b_start_code[4] = { 0, 0, 0, 1 };
+
+/* Where x264 puts keyframes: every `gop` frames, and at scene cuts, which
+ * restart the count. */
+static int fake_frame_is_key(testsrc *source, int64_t index)
+{
+    int64_t scene = scene_of_frame(source, index);
+    int cut = scene != source->current_scene;
+    if (cut) {
+        if (source->current_scene >= 0)
+            source->host->counter_add(source->ctx, "scene_changes", 1);
+        source->current_scene = scene;
+    }
+    if (index == 0 || cut || index - source->last_keyframe >= source->gop) {
+        source->last_keyframe = index;
+        return 1;
+    }
+    return 0;
+}
+
+/* Queues the stream's next packet: video, a start code, a slice NAL header
+ * and the frame number; audio, the frame number. Both big-endian numbers
+ * let a test recognise a packet by its bytes. */
+static int make_fake_packet(testsrc *source, encoded_stream *stream)
+{
+    if (stream->next_input >= stream->input_end) {
+        stream->finished = 1;
+        return SC_OK;
+    }
+    int is_video = stream == &source->video;
+    size_t header_size = is_video ? sizeof(annex_b_start_code) + 1 : 0;
+    AVPacket *packet = av_packet_alloc();
+    if (!packet || av_new_packet(packet, (int)(header_size + 8)) < 0) {
+        av_packet_free(&packet);
+        return SC_ERR_NOMEM;
+    }
+    uint8_t *write = packet->data;
+    int64_t number;
+    if (is_video) {
+        number = stream->next_input;
+        int key = fake_frame_is_key(source, number);
+        memcpy(write, annex_b_start_code, sizeof(annex_b_start_code));
+        write += sizeof(annex_b_start_code);
+        *write++ = key ? NAL_IDR_SLICE : NAL_NON_IDR_SLICE;
+        packet->pts = packet->dts = number;
+        packet->duration = 1;
+        if (key)
+            packet->flags |= AV_PKT_FLAG_KEY;
+        stream->next_input++;
+    } else {
+        number = stream->next_input / stream->frame_size;
+        int64_t left = stream->input_end - stream->next_input;
+        int count = left < stream->frame_size ? (int)left : stream->frame_size;
+        packet->pts = packet->dts = stream->next_input;
+        packet->duration = count;
+        packet->flags |= AV_PKT_FLAG_KEY; /* as audio encoders mark every packet */
+        stream->next_input += count;
+    }
+    for (int shift = 56; shift >= 0; shift -= 8)
+        *write++ = (uint8_t)((uint64_t)number >> shift);
+    if (queue_push(&stream->queue, packet) != SC_OK) {
+        av_packet_free(&packet);
+        return SC_ERR_NOMEM;
+    }
+    return SC_OK;
+}
+
+/* AAC-LC AudioSpecificConfig, so containers accept the fake stream's
+ * description; 0 bytes for a rate outside the AAC table. */
+static size_t fake_audio_config(int sample_rate, int channels, uint8_t config[2])
+{
+    static const int rates[] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000,
+                                 22050, 16000, 12000, 11025, 8000, 7350 };
+    for (size_t index = 0; index < sizeof(rates) / sizeof(rates[0]); index++) {
+        if (rates[index] != sample_rate)
+            continue;
+        const unsigned object_type = 2; /* AAC LC */
+        config[0] = (uint8_t)(object_type << 3 | index >> 1);
+        config[1] = (uint8_t)((index & 1) << 7 | (unsigned)channels << 3);
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- simulated clocks and timestamp faults ---------------------------- */
+
+static int format_is_epoch(enum timestamp_format format)
+{
+    return format == FORMAT_EPOCH_SECONDS || format == FORMAT_EPOCH_MILLIS;
+}
+
+/* Bits of the format's wrapping counter, 0 when it does not wrap. */
+static int format_counter_bits(enum timestamp_format format)
+{
+    return format == FORMAT_HLS ? HLS_COUNTER_BITS : format == FORMAT_RTMP ? RTMP_COUNTER_BITS : 0;
+}
+
+static int64_t format_clock_rate(enum timestamp_format format)
+{
+    switch (format) {
+    case FORMAT_EPOCH_SECONDS: return SC_NSEC_PER_SEC;
+    case FORMAT_EPOCH_MILLIS: return 1000;
+    case FORMAT_HLS: return HLS_CLOCK_RATE;
+    case FORMAT_RTMP: return RTMP_CLOCK_RATE;
+    default: return 0;
+    }
+}
+
+/* The time base of the timestamps the source states for the stream. */
+static AVRational stated_time_base(const testsrc *source, const encoded_stream *stream)
+{
+    int64_t rate = format_clock_rate(source->format);
+    return rate ? (AVRational){ 1, (int)rate } : stream->time_base;
+}
+
+static int64_t ticks_to_ns(int64_t ticks, AVRational time_base)
+{
+    return av_rescale_rnd(ticks, (int64_t)time_base.num * SC_NSEC_PER_SEC, time_base.den,
+                          AV_ROUND_NEAR_INF);
+}
+
+/* numerator / denominator (> 0) rounded to the nearest, halves away from 0. */
+static int64_t divide_nearest(__int128 numerator, __int128 denominator)
+{
+    __int128 half = denominator / 2;
+    return (int64_t)(numerator >= 0 ? (numerator + half) / denominator
+                                    : -((-numerator + half) / denominator));
+}
+
+/* `ticks` of the stream's time base plus `offset_ns`, in the stated time
+ * base, computed exactly and rounded once (before any wrap). */
+static int64_t clock_reading(const testsrc *source, const encoded_stream *stream, int64_t ticks,
+                             int64_t offset_ns)
+{
+    AVRational in = stream->time_base, out = stated_time_base(source, stream);
+    __int128 numerator = ((__int128)offset_ns * in.den +
+                          (__int128)ticks * in.num * SC_NSEC_PER_SEC) * out.den;
+    __int128 denominator = (__int128)in.den * SC_NSEC_PER_SEC * out.num;
+    return divide_nearest(numerator, denominator);
+}
+
+/* The wrapped formats start their counter so that the earliest timestamp
+ * (media time 0, or a little before it for AAC priming and B-frame dts)
+ * reads counter_start, as TS and FLV muxers shift timestamps to be
+ * non-negative. Needs both streams' first packets queued. */
+static void settle_counter_shift(testsrc *source)
+{
+    source->counter_shift_known = 1;
+    source->counter_shift = 0;
+    if (!format_counter_bits(source->format))
+        return;
+    int64_t earliest = 0;
+    encoded_stream *streams[] = { &source->video, source->audio_enabled ? &source->audio : NULL };
+    for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+        AVPacket *head = streams[i] ? queue_peek(&streams[i]->queue) : NULL;
+        if (!head)
+            continue;
+        int64_t first = head->dts != AV_NOPTS_VALUE ? head->dts : head->pts;
+        int64_t reading = clock_reading(source, streams[i], first, 0);
+        if (reading < earliest)
+            earliest = reading;
+    }
+    source->counter_shift = -earliest;
+}
+
+/* What the source states for `ticks` (a pts or dts of the stream's time
+ * base) with `fault_ns` added: see enum timestamp_format. */
+static int64_t stated_timestamp(const testsrc *source, const encoded_stream *stream, int64_t ticks,
+                                int64_t fault_ns)
+{
+    int64_t offset_ns = fault_ns + (format_is_epoch(source->format) ? source->epoch_ns : 0);
+    int64_t reading = clock_reading(source, stream, ticks, offset_ns);
+    int bits = format_counter_bits(source->format);
+    if (!bits)
+        return reading;
+    int64_t period = INT64_C(1) << bits;
+    int64_t value = (reading + source->counter_start + source->counter_shift) % period;
+    return value < 0 ? value + period : value;
+}
+
+/* xorshift64*: tiny, fast and the same everywhere. */
+static uint64_t next_random(testsrc *source)
+{
+    uint64_t state = source->random_state;
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    source->random_state = state;
+    return state * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* splitmix64 of the seed: any seed, 0 included, gives a well-mixed,
+ * non-zero state. */
+static void seed_random(testsrc *source)
+{
+    uint64_t mixed = (uint64_t)source->seed + UINT64_C(0x9E3779B97F4A7C15);
+    mixed = (mixed ^ (mixed >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    mixed = (mixed ^ (mixed >> 27)) * UINT64_C(0x94D049BB133111EB);
+    mixed ^= mixed >> 31;
+    source->random_state = mixed ? mixed : 1;
+}
+
+/* Uniform within [-jitter, +jitter]; draws nothing without jitter. */
+static int64_t draw_jitter(testsrc *source)
+{
+    if (source->jitter_ns <= 0)
+        return 0;
+    double unit = (double)(next_random(source) >> 11) * 0x1.0p-53; /* [0, 1) */
+    return llround((2.0 * unit - 1.0) * (double)source->jitter_ns);
+}
+
+/* Simulated wall-clock time after media time 0 at which media time
+ * `media_ns` comes out of a drifting source. */
+static int64_t wall_offset(const testsrc *source, int64_t media_ns)
+{
+    return llround((double)media_ns / source->drift_factor);
+}
+
 /* ---- streams and packets ---------------------------------------------- */
 
 static int declare_streams(testsrc *source)
 {
     const sc_host_api *host = source->host;
     AVCodecContext *video = source->video.encoder;
-    sc_stream_info info = {
-        .struct_size = sizeof(info),
-        .media_type = SC_MEDIA_VIDEO,
-        .codec_name = avcodec_get_name(video->codec_id),
-        .format_name = av_get_pix_fmt_name(video->pix_fmt),
-        .extradata = video->extradata,
-        .extradata_size = (size_t)video->extradata_size,
-        .time_base_num = video->time_base.num,
-        .time_base_den = video->time_base.den,
-        .bit_rate = video->bit_rate,
-        .profile = video->profile,
-        .level = video->level,
-        .width = video->width,
-        .height = video->height,
-        .sar_num = video->sample_aspect_ratio.num,
-        .sar_den = video->sample_aspect_ratio.den,
-        .fps_num = source->frame_rate.num,
-        .fps_den = source->frame_rate.den,
-        .video_delay = source->bframes > 0 ? video->has_b_frames : 0,
-        .color_range = video->color_range,
-        .color_primaries = video->color_primaries,
-        .color_trc = video->color_trc,
-        .color_space = video->colorspace,
-        .chroma_location = video->chroma_sample_location,
-    };
-    if (info.profile == FF_PROFILE_UNKNOWN || info.level == FF_LEVEL_UNKNOWN)
-        h264_profile_from_extradata(video->extradata, video->extradata_size,
-                                    &info.profile, &info.level);
+    AVRational video_base = stated_time_base(source, &source->video);
+    sc_stream_info info;
+    if (video) {
+        info = (sc_stream_info){
+            .struct_size = sizeof(info),
+            .media_type = SC_MEDIA_VIDEO,
+            .codec_name = avcodec_get_name(video->codec_id),
+            .format_name = av_get_pix_fmt_name(video->pix_fmt),
+            .extradata = video->extradata,
+            .extradata_size = (size_t)video->extradata_size,
+            .bit_rate = video->bit_rate,
+            .profile = video->profile,
+            .level = video->level,
+            .width = video->width,
+            .height = video->height,
+            .sar_num = video->sample_aspect_ratio.num,
+            .sar_den = video->sample_aspect_ratio.den,
+            .video_delay = source->bframes > 0 ? video->has_b_frames : 0,
+            .color_range = video->color_range,
+            .color_primaries = video->color_primaries,
+            .color_trc = video->color_trc,
+            .color_space = video->colorspace,
+            .chroma_location = video->chroma_sample_location,
+        };
+        if (info.profile == FF_PROFILE_UNKNOWN || info.level == FF_LEVEL_UNKNOWN)
+            h264_profile_from_extradata(video->extradata, video->extradata_size,
+                                        &info.profile, &info.level);
+    } else {
+        /* What the real encoder would declare, minus its parameter sets. */
+        info = (sc_stream_info){
+            .struct_size = sizeof(info),
+            .media_type = SC_MEDIA_VIDEO,
+            .codec_name = "h264",
+            .format_name = "yuv420p",
+            .profile = FF_PROFILE_UNKNOWN,
+            .level = FF_LEVEL_UNKNOWN,
+            .width = source->width,
+            .height = source->height,
+            .sar_num = 1,
+            .sar_den = 1,
+            .color_range = AVCOL_RANGE_MPEG,
+            .color_primaries = AVCOL_PRI_BT709,
+            .color_trc = AVCOL_TRC_BT709,
+            .color_space = AVCOL_SPC_BT709,
+            .chroma_location = AVCHROMA_LOC_LEFT,
+        };
+    }
+    info.time_base_num = video_base.num;
+    info.time_base_den = video_base.den;
+    info.fps_num = source->frame_rate.num;
+    info.fps_den = source->frame_rate.den;
     int index = host->source_add_stream(source->ctx, &info);
     if (index < 0) {
         host->log(source->ctx, SC_LOG_ERROR, "the host refused the video stream (%d)", index);
@@ -785,27 +1163,46 @@ static int declare_streams(testsrc *source)
     if (!source->audio_enabled)
         return SC_OK;
     AVCodecContext *audio = source->audio.encoder;
-    sc_stream_info sound = {
-        .struct_size = sizeof(sound),
-        .media_type = SC_MEDIA_AUDIO,
-        .codec_name = avcodec_get_name(audio->codec_id),
-        .format_name = av_get_sample_fmt_name(audio->sample_fmt),
-        .extradata = audio->extradata,
-        .extradata_size = (size_t)audio->extradata_size,
-        .time_base_num = audio->time_base.num,
-        .time_base_den = audio->time_base.den,
-        .bit_rate = audio->bit_rate,
-        .profile = audio->profile,
-        .level = audio->level,
-        .sar_den = 1,
-        .fps_den = 1,
-        .sample_rate = audio->sample_rate,
-        .channels = audio->ch_layout.nb_channels,
-        .channel_layout = audio->ch_layout.order == AV_CHANNEL_ORDER_NATIVE
-                              ? audio->ch_layout.u.mask : 0,
-        .frame_size = audio->frame_size,
-        .initial_padding = audio->initial_padding,
-    };
+    AVRational audio_base = stated_time_base(source, &source->audio);
+    uint8_t fake_config[2];
+    sc_stream_info sound;
+    if (audio) {
+        sound = (sc_stream_info){
+            .struct_size = sizeof(sound),
+            .media_type = SC_MEDIA_AUDIO,
+            .codec_name = avcodec_get_name(audio->codec_id),
+            .format_name = av_get_sample_fmt_name(audio->sample_fmt),
+            .extradata = audio->extradata,
+            .extradata_size = (size_t)audio->extradata_size,
+            .bit_rate = audio->bit_rate,
+            .profile = audio->profile,
+            .level = audio->level,
+            .channels = audio->ch_layout.nb_channels,
+            .channel_layout = audio->ch_layout.order == AV_CHANNEL_ORDER_NATIVE
+                                  ? audio->ch_layout.u.mask : 0,
+            .frame_size = audio->frame_size,
+            .initial_padding = audio->initial_padding,
+        };
+    } else {
+        sound = (sc_stream_info){
+            .struct_size = sizeof(sound),
+            .media_type = SC_MEDIA_AUDIO,
+            .codec_name = "aac",
+            .format_name = "fltp",
+            .extradata = fake_config,
+            .extradata_size = fake_audio_config(source->sample_rate, source->channels, fake_config),
+            .profile = FF_PROFILE_UNKNOWN,
+            .level = FF_LEVEL_UNKNOWN,
+            .channels = source->channels,
+            .channel_layout = source->channels == 1 ? AV_CH_LAYOUT_MONO : AV_CH_LAYOUT_STEREO,
+            .frame_size = source->audio.frame_size,
+        };
+    }
+    sound.time_base_num = audio_base.num;
+    sound.time_base_den = audio_base.den;
+    sound.sar_den = 1;
+    sound.fps_den = 1;
+    sound.sample_rate = source->sample_rate;
     index = host->source_add_stream(source->ctx, &sound);
     if (index < 0) {
         host->log(source->ctx, SC_LOG_ERROR, "the host refused the audio stream (%d)", index);
@@ -821,17 +1218,51 @@ static void release_buffer(void *opaque)
     av_buffer_unref(&buffer);
 }
 
+/* The faults added to a packet's stated timestamps (a jump, an outlier),
+ * and whether it loses them; advances the per-run packet counts. */
+static int64_t timestamp_fault(testsrc *source, const encoded_stream *stream,
+                               int64_t decode_ns, int *drop)
+{
+    int64_t fault_ns = 0;
+    if (source->jump_at_ns > 0 && decode_ns >= source->jump_at_ns)
+        fault_ns += source->jump_by_ns;
+    if (stream == &source->video) {
+        source->video_packets_pushed++;
+        if (source->outlier_every > 0 && source->video_packets_pushed % source->outlier_every == 0) {
+            source->outliers_injected++;
+            fault_ns += source->outliers_injected % 2 ? OUTLIER_AHEAD_NS : OUTLIER_BEHIND_NS;
+            source->host->counter_add(source->ctx, "outliers_injected", 1);
+        }
+    }
+    source->packets_pushed++;
+    *drop = source->drop_timestamps_every > 0 &&
+            source->packets_pushed % source->drop_timestamps_every == 0;
+    if (*drop)
+        source->host->counter_add(source->ctx, "timestamps_dropped", 1);
+    return fault_ns;
+}
+
 /* Hands the packet at the head of the stream's queue to the host. */
 static int push_next_packet(testsrc *source, encoded_stream *stream)
 {
     const sc_host_api *host = source->host;
+    if (!source->counter_shift_known)
+        settle_counter_shift(source);
     AVPacket *packet = queue_pop(&stream->queue);
-    AVRational time_base = stream->encoder->time_base;
-    int64_t dts_ns = packet->dts == AV_NOPTS_VALUE
-                         ? 0 : av_rescale_q(packet->dts, time_base, (AVRational){ 1, SC_NSEC_PER_SEC });
+    AVRational time_base = stream->time_base;
+    int is_video = stream == &source->video;
+    int64_t decode_ticks = packet->dts != AV_NOPTS_VALUE ? packet->dts
+                         : packet->pts != AV_NOPTS_VALUE ? packet->pts : 0;
+    int64_t decode_ns = ticks_to_ns(decode_ticks, time_base);
+    /* A packet arrives when its decode position has come: for audio that is
+     * the sample it starts at, not its primed dts, matching the push order
+     * (earliest_stream), so arrivals never go back without jitter. */
+    int64_t position_ns = is_video ? decode_ns
+                                   : ticks_to_ns(decode_ticks + stream->initial_padding, time_base);
+    int64_t arrival_offset = wall_offset(source, position_ns) + draw_jitter(source);
 
     if (source->realtime) {
-        int status = wait_until(source, source->start_mono_ns + (dts_ns > 0 ? dts_ns : 0));
+        int status = wait_until(source, source->start_mono_ns + (arrival_offset > 0 ? arrival_offset : 0));
         if (status != SC_OK) {
             av_packet_free(&packet);
             return status;
@@ -853,20 +1284,37 @@ static int push_next_packet(testsrc *source, encoded_stream *stream)
         av_packet_free(&packet);
         return SC_ERR_NOMEM;
     }
+    int drop = 0;
+    int64_t fault_ns = timestamp_fault(source, stream, decode_ns, &drop);
+    AVRational stated_base = stated_time_base(source, stream);
     out->stream_index = (uint32_t)stream->host_index;
     out->flags = (packet->flags & AV_PKT_FLAG_KEY) ? SC_PACKET_KEY : 0;
-    out->orig_pts = packet->pts == AV_NOPTS_VALUE ? SC_TIME_NONE : packet->pts;
-    out->orig_dts = packet->dts == AV_NOPTS_VALUE ? SC_TIME_NONE : packet->dts;
-    if (packet->duration > 0)
-        out->orig_duration = packet->duration;
-    else if (stream == &source->video)
-        out->orig_duration = 1; /* one frame in 1/rate */
+    out->orig_pts = packet->pts == AV_NOPTS_VALUE || drop
+                        ? SC_TIME_NONE : stated_timestamp(source, stream, packet->pts, fault_ns);
+    out->orig_dts = packet->dts == AV_NOPTS_VALUE || drop
+                        ? SC_TIME_NONE : stated_timestamp(source, stream, packet->dts, fault_ns);
+    int64_t duration_ticks = packet->duration > 0 ? packet->duration
+                             : is_video ? 1 /* one frame in 1/rate */ : stream->frame_size;
+    out->orig_duration = source->format == FORMAT_RELATIVE
+                             ? duration_ticks : clock_reading(source, stream, duration_ticks, 0);
+    out->time_base_num = stated_base.num;
+    out->time_base_den = stated_base.den;
+    out->source_utc_ns = SC_TIME_NONE;
+    if (source->announce_utc && packet->pts != AV_NOPTS_VALUE)
+        out->source_utc_ns = source->epoch_ns + wall_offset(source, ticks_to_ns(packet->pts, time_base));
+
+    int64_t arrival;
+    if (!source->realtime)
+        arrival = source->epoch_ns + arrival_offset; /* as if live */
+    else if (source->start_epoch_ns == 0)
+        arrival = host->wallclock_ns();
     else
-        out->orig_duration = stream->encoder->frame_size;
-    out->time_base_num = time_base.num;
-    out->time_base_den = time_base.den;
-    /* Without pacing, arrival follows the media clock, as if live. */
-    out->arrival_ns = source->realtime ? host->wallclock_ns() : source->start_wall_ns + dts_ns;
+        arrival = source->epoch_ns + (host->monotonic_ns() - source->start_mono_ns);
+    /* Packets come in order: one cannot arrive before the one ahead of it. */
+    if (arrival < source->last_arrival_ns)
+        arrival = source->last_arrival_ns;
+    source->last_arrival_ns = arrival;
+    out->arrival_ns = arrival;
     av_packet_free(&packet);
     return host->source_push(source->ctx, out);
 }
@@ -884,9 +1332,9 @@ static encoded_stream *earliest_stream(testsrc *source)
     /* Audio is ordered by the sample it carries, not its primed dts (which
      * starts at -initial_padding), so the first video frame leads and the
      * source's timeline begins with it. */
-    int64_t audio_position = audio->dts + source->audio.encoder->initial_padding;
-    return av_compare_ts(video->dts, source->video.encoder->time_base, audio_position,
-                         source->audio.encoder->time_base) <= 0
+    int64_t audio_position = audio->dts + source->audio.initial_padding;
+    return av_compare_ts(video->dts, source->video.time_base, audio_position,
+                         source->audio.time_base) <= 0
                ? &source->video : &source->audio;
 }
 
@@ -901,13 +1349,20 @@ static void release_run_state(testsrc *source)
 static int prepare_run(testsrc *source)
 {
     release_run_state(source);
-    int status = open_video_encoder(source);
-    if (status == SC_OK && source->audio_enabled)
-        status = open_audio_encoder(source);
-    if (status == SC_OK)
-        status = allocate_frames(source);
-    if (status != SC_OK)
-        return status;
+    int status = SC_OK;
+    if (source->encode) {
+        status = open_video_encoder(source);
+        if (status == SC_OK && source->audio_enabled)
+            status = open_audio_encoder(source);
+        if (status == SC_OK)
+            status = allocate_frames(source);
+        if (status != SC_OK)
+            return status;
+    } else {
+        source->video.time_base = av_inv_q(source->frame_rate);
+        source->audio.time_base = (AVRational){ 1, source->sample_rate };
+        source->audio.frame_size = AAC_FRAME_SAMPLES;
+    }
 
     int64_t video_end = INT64_MAX, audio_end = INT64_MAX;
     if (source->duration_ns > 0) {
@@ -919,7 +1374,15 @@ static int prepare_run(testsrc *source)
     source->video.input_end = video_end;
     source->audio.input_end = audio_end;
     source->current_scene = -1;
+    source->last_keyframe = 0;
     source->sine_phase = 0.0;
+
+    seed_random(source);
+    source->packets_pushed = 0;
+    source->video_packets_pushed = 0;
+    source->outliers_injected = 0;
+    source->last_arrival_ns = INT64_MIN;
+    source->counter_shift_known = 0;
     return SC_OK;
 }
 
@@ -960,6 +1423,51 @@ static int testsrc_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     source->sample_rate = (int)host->option_int(ctx, "sample_rate");
     source->channels = (int)host->option_int(ctx, "channels");
     source->frequency = host->option_double(ctx, "frequency");
+    source->encode = host->option_bool(ctx, "encode");
+    source->drift_factor = 1.0 + host->option_double(ctx, "drift_ppm") * 1e-6;
+    /* Whole seconds apart: a product near 1.7e18 would lose the
+     * nanoseconds a double holds exactly, such as the .25 of 1700000000.25. */
+    double start_epoch = host->option_double(ctx, "start_epoch");
+    double whole_seconds = floor(start_epoch);
+    source->start_epoch_ns = (int64_t)whole_seconds * SC_NSEC_PER_SEC +
+                             llround((start_epoch - whole_seconds) * 1e9);
+    const char *format = host->option_string(ctx, "timestamp_format");
+    source->format = FORMAT_RELATIVE;
+    for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+        if (format && strcmp(format, format_names[i]) == 0)
+            source->format = (enum timestamp_format)i;
+    source->wrap_after_ns = host->option_duration(ctx, "wrap_after");
+    source->jitter_ns = llround(host->option_double(ctx, "jitter_ms") * 1e6);
+    source->seed = host->option_int(ctx, "seed");
+    source->outlier_every = host->option_int(ctx, "outlier_every");
+    source->drop_timestamps_every = host->option_int(ctx, "drop_timestamps_every");
+    source->jump_at_ns = host->option_duration(ctx, "jump_at");
+    source->jump_by_ns = llround(host->option_double(ctx, "jump_by") * 1e9);
+    source->announce_utc = host->option_bool(ctx, "announce_utc");
+
+    int counter_bits = format_counter_bits(source->format);
+    if (source->wrap_after_ns > 0) {
+        int64_t period = counter_bits ? INT64_C(1) << counter_bits : 0;
+        int64_t before_wrap = av_rescale(source->wrap_after_ns, format_clock_rate(source->format),
+                                         SC_NSEC_PER_SEC);
+        if (!counter_bits) {
+            host->log(ctx, SC_LOG_ERROR, "wrap_after needs timestamp_format = hls or rtmp");
+            free(source);
+            return SC_ERR_INVALID;
+        }
+        if (before_wrap > period) {
+            host->log(ctx, SC_LOG_ERROR, "wrap_after must be at most the counter's period, %.3f s",
+                      (double)period / (double)format_clock_rate(source->format));
+            free(source);
+            return SC_ERR_INVALID;
+        }
+        source->counter_start = (period - before_wrap) % period;
+    }
+    if (!source->encode && source->bframes > 0) {
+        host->log(ctx, SC_LOG_ERROR, "bframes needs encode = true (fake packets have no B-frames)");
+        free(source);
+        return SC_ERR_INVALID;
+    }
 
     if (source->audio_enabled && source->frequency >= source->sample_rate / 2.0) {
         host->log(ctx, SC_LOG_ERROR, "frequency %g Hz must be below half the sample rate (%d Hz)",
@@ -981,7 +1489,7 @@ static int testsrc_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
             return SC_ERR_INVALID;
         }
     }
-    if (!avcodec_find_encoder(AV_CODEC_ID_H264)) {
+    if (source->encode && !avcodec_find_encoder(AV_CODEC_ID_H264)) {
         host->log(ctx, SC_LOG_ERROR, "this FFmpeg has no H.264 encoder (libx264 is needed)");
         free(source);
         return SC_ERR_UNSUPPORTED;
@@ -1013,15 +1521,26 @@ static int testsrc_run(void *instance)
 
     host->log(source->ctx, SC_LOG_INFO,
               "%s %dx%d at %d/%d fps, gop %d, %" PRId64 " bit/s; audio %s (%d Hz, %d ch); %s",
-              source->video.encoder->codec->name, source->width, source->height,
+              source->video.encoder ? source->video.encoder->codec->name : "fake h264 (encode = false)",
+              source->width, source->height,
               source->frame_rate.num, source->frame_rate.den, source->gop,
               source->video_bit_rate, source->audio_enabled ? "aac" : "off",
               source->sample_rate, source->channels,
               source->realtime ? "paced at 1x" : "as fast as possible");
     host->source_set_type(source->ctx, "TESTSRC");
     host->source_set_live(source->ctx, source->realtime);
-    source->start_wall_ns = host->wallclock_ns();
     source->start_mono_ns = host->monotonic_ns();
+    source->epoch_ns = source->start_epoch_ns ? source->start_epoch_ns : host->wallclock_ns();
+    if (source->format != FORMAT_RELATIVE || source->drift_factor != 1.0 || source->jitter_ns ||
+        source->outlier_every || source->drop_timestamps_every || source->jump_at_ns)
+        host->log(source->ctx, SC_LOG_INFO,
+                  "timing: %s timestamps from %.3f, drift %+g ppm, jitter +-%g ms, outliers every %"
+                  PRId64 ", no timestamps every %" PRId64 ", jump %+g s at %g s",
+                  format_names[source->format], (double)source->epoch_ns / 1e9,
+                  (source->drift_factor - 1.0) * 1e6, (double)source->jitter_ns / 1e6,
+                  source->outlier_every, source->drop_timestamps_every,
+                  source->jump_at_ns ? (double)source->jump_by_ns / 1e9 : 0.0,
+                  (double)source->jump_at_ns / 1e9);
 
     for (;;) {
         if (stop_wanted(source)) {
@@ -1036,7 +1555,8 @@ static int testsrc_run(void *instance)
         else if (source->audio_enabled && !source->audio.queue.count && !source->audio.finished)
             starving = &source->audio;
         if (starving) {
-            status = feed_encoder(source, starving);
+            status = source->encode ? feed_encoder(source, starving)
+                                    : make_fake_packet(source, starving);
             if (status != SC_OK)
                 break;
             continue;
