@@ -11,6 +11,7 @@
 
 struct sc_buffer_reader {
     uint64_t cursor;   /* seq of the next packet to hand out */
+    uint64_t hold;     /* keep from this seq on; UINT64_MAX = nothing */
 };
 
 struct sc_memory_governor {
@@ -189,6 +190,30 @@ static uint64_t slowest_reader(const sc_buffer *buffer)
     return slowest;
 }
 
+static uint64_t oldest_hold(const sc_buffer *buffer)
+{
+    uint64_t oldest = UINT64_MAX;
+    for (guint i = 0; i < buffer->readers->len; i++) {
+        const sc_buffer_reader *reader = g_ptr_array_index(buffer->readers, i);
+        if (reader->hold < oldest) oldest = reader->hold;
+    }
+    return oldest;
+}
+
+/* A hold may stretch the buffer to twice its limits, never further: a
+ * hold that waited on the writer could wait for itself. */
+static bool hold_stretches(const sc_buffer *buffer, uint64_t unit_end)
+{
+    if (oldest_hold(buffer) >= unit_end) return false;
+    const sc_buffer_limits *limits = &buffer->limits;
+    if (limits->max_items > 0 && buffer->held > 2 * (uint64_t)limits->max_items) return false;
+    if (limits->max_memory_bytes > 0 && buffer->bytes > 2 * (uint64_t)limits->max_memory_bytes) return false;
+    if (limits->retention_ns > 0 && buffer->length > 0 && slot_at(buffer, 0) &&
+        buffer->newest_dts - slot_at(buffer, 0)->dts > 2 * limits->retention_ns)
+        return false;
+    return true;
+}
+
 /* The buffer's own reference goes; views may keep the packet (pinned). */
 static void drop_packet(sc_buffer *buffer, const sc_packet *packet)
 {
@@ -297,6 +322,16 @@ static void enforce_limits(sc_buffer *buffer)
         uint64_t unit_end = head_unit_end(buffer, &next_unit_dts);
         pressure kind = over_limit(buffer, buffer->newest_dts, unit_end, next_unit_dts);
         if (kind == PRESSURE_NONE) return;
+        /* A file input holds back for a strategy keeping a start while that
+         * strategy still has packets to read; once it has read everything
+         * (its segment is longer than the buffer) the buffer stretches, and
+         * past twice its limits it lets go. */
+        if (!buffer->live && !buffer->stopping && oldest_hold(buffer) < unit_end &&
+            slowest_reader(buffer) < buffer->next_seq) {
+            pthread_cond_wait(&buffer->readers_advanced, &buffer->lock);
+            continue;
+        }
+        if (hold_stretches(buffer, unit_end)) return;
         if (kind != PRESSURE_RETENTION && buffer->limits.keyframe_priority && thin_oldest_gop(buffer)) continue;
         /* A file read faster than real time waits for its readers rather
          * than evicting what they have not seen. */
@@ -425,9 +460,18 @@ void sc_buffer_wake_readers(sc_buffer *buffer)
     pthread_mutex_unlock(&buffer->lock);
 }
 
+void sc_buffer_reader_hold(sc_buffer *buffer, sc_buffer_reader *reader, uint64_t seq)
+{
+    pthread_mutex_lock(&buffer->lock);
+    reader->hold = seq;
+    pthread_cond_broadcast(&buffer->readers_advanced);
+    pthread_mutex_unlock(&buffer->lock);
+}
+
 sc_buffer_reader *sc_buffer_reader_new(sc_buffer *buffer)
 {
     sc_buffer_reader *reader = g_new0(sc_buffer_reader, 1);
+    reader->hold = UINT64_MAX;
     pthread_mutex_lock(&buffer->lock);
     reader->cursor = buffer->head_seq;
     g_ptr_array_add(buffer->readers, reader);

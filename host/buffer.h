@@ -91,6 +91,10 @@ size_t sc_buffer_gc(sc_buffer *buffer, int64_t now_ns);
 /** A cursor reader starting at the oldest packet still held. */
 sc_buffer_reader *sc_buffer_reader_new(sc_buffer *buffer);
 void sc_buffer_reader_free(sc_buffer *buffer, sc_buffer_reader *reader);
+/** Keep packets from `seq` on (UINT64_MAX: none) for this reader: the
+ * buffer grows up to twice its limits rather than evict them, and a file
+ * input waits. */
+void sc_buffer_reader_hold(sc_buffer *buffer, sc_buffer_reader *reader, uint64_t seq);
 /** Up to `max` next packets (references the caller must unref), waiting up
  * to `timeout_ns` for one. Returns 0 on timeout or at the end; *at_end is
  * set once the buffer ended and the reader has seen everything. */

@@ -273,6 +273,19 @@ static int api_source_resolve_url(sc_ctx *ctx, char *url, size_t length)
     return result;
 }
 
+static int api_strategy_hold(sc_ctx *ctx, int64_t from)
+{
+    if (!ctx || !ctx->strategy || !ctx->strategy->reader) return SC_ERR_INVALID;
+    sc_buffer *buffer = ctx->strategy->source->buffer;
+    uint64_t seq = UINT64_MAX;
+    if (from != SC_TIME_NONE) {
+        sc_keyframe_entry keyframe;
+        seq = sc_buffer_keyframe_at_or_before(buffer, from, &keyframe) ? keyframe.seq : 0;
+    }
+    sc_buffer_reader_hold(buffer, ctx->strategy->reader, seq);
+    return SC_OK;
+}
+
 static int api_event_post(sc_ctx *ctx, const sc_event *event)
 {
     if (!ctx || !ctx->source || !event || !event->name) return SC_ERR_INVALID;
@@ -338,6 +351,7 @@ static const sc_host_api host_api = {
     .view_seq = api_view_seq,
     .source_set_type = api_source_set_type,
     .source_resolve_url = api_source_resolve_url,
+    .strategy_hold = api_strategy_hold,
 };
 
 const sc_host_api *sc_host_api_table(void) { return &host_api; }

@@ -176,6 +176,32 @@ START_TEST(keyframe_lookup_and_ranges)
 }
 END_TEST
 
+START_TEST(a_hold_stretches_the_buffer_to_twice_its_limit)
+{
+    sc_buffer *buffer = new_buffer(10, 0, 0);
+    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
+    sc_buffer_reader_hold(buffer, reader, 0);
+    for (int n = 0; n < 20; n++) sc_buffer_push(buffer, video_packet(n, 5, 8));
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_eq(stats.current_frames, 20);
+    ck_assert_uint_eq(stats.evicted_items, 0);
+    /* Past twice the limit the hold gives way: GOPs go again. */
+    for (int n = 20; n < 30; n++) sc_buffer_push(buffer, video_packet(n, 5, 8));
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_le(stats.current_frames, 20);
+    ck_assert_uint_gt(stats.evicted_items, 0);
+    /* Released, the buffer is back within its limit at the next push. */
+    sc_buffer_reader_hold(buffer, reader, UINT64_MAX);
+    sc_buffer_push(buffer, video_packet(30, 5, 8));
+    sc_buffer_get_stats(buffer, &stats);
+    ck_assert_uint_le(stats.current_frames, 10);
+    assert_accounting(buffer);
+    sc_buffer_reader_free(buffer, reader);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
 START_TEST(live_reader_that_falls_behind_counts_what_it_missed)
 {
     sc_buffer *buffer = new_buffer(10, 0, 0);
@@ -677,6 +703,7 @@ int main(void)
     TCase *readers = tcase_create("readers");
     tcase_add_test(readers, views_outlive_eviction);
     tcase_add_test(readers, views_count_as_pinned_until_released);
+    tcase_add_test(readers, a_hold_stretches_the_buffer_to_twice_its_limit);
     tcase_add_test(readers, keyframe_lookup_and_ranges);
     tcase_add_test(readers, live_reader_that_falls_behind_counts_what_it_missed);
     tcase_add_test(readers, file_input_waits_for_readers_instead_of_dropping);

@@ -155,6 +155,17 @@ typedef struct sc_host_api {
      * Call it at every (re)connection: resolved URLs expire. Returns the
      * length, or an sc_status (the reason is logged). */
     int (*source_resolve_url)(sc_ctx *ctx, char *url, size_t length);
+
+    /* --- strategies: keeping what a later request will need (ABI 1.0) --- */
+    /** Strategy ctx: ask the buffer to keep the stream from the keyframe at
+     * or before `from` (ns) onward, for a segment whose end is not known
+     * yet (a scene, a merged event). A file input waits while the
+     * strategy still has packets to read; then (the segment is longer
+     * than the buffer), and for a live input, the buffer grows up to twice
+     * its limits rather than evict it, and past that it is evicted all the
+     * same (the segment comes out truncated). SC_TIME_NONE releases the
+     * hold; each strategy has one hold, moved by each call. */
+    int (*strategy_hold)(sc_ctx *ctx, int64_t from);
 } sc_host_api;
 
 /** True when the host's table has entry `field` (added in some minor). */
