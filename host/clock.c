@@ -5,7 +5,7 @@
 
 #define STEP_HISTORY 32
 /* Recompute the cadence's median and spread every this many steps. */
-#define CADENCE_REFRESH 32
+#define CADENCE_REFRESH 16
 /* A run of this many packets agreeing on a new timeline is a real jump,
  * not an outlier. */
 #define JUMP_CONFIRMATIONS 3
@@ -178,7 +178,7 @@ static void remember_step(stream_clock *stream, int64_t step)
     stream->steps[stream->step_position] = step;
     stream->step_position = (stream->step_position + 1) % STEP_HISTORY;
     if (stream->step_count < STEP_HISTORY) stream->step_count++;
-    if (++stream->steps_since_refresh >= CADENCE_REFRESH || stream->step_count <= CADENCE_REFRESH)
+    if (++stream->steps_since_refresh >= CADENCE_REFRESH || stream->step_count < 8)
         refresh_cadence(stream);
 }
 

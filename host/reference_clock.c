@@ -7,6 +7,7 @@
 #include <streamcut/abi.h>
 
 #define MAX_SAMPLES 256
+#define FIT_EVERY 8
 
 typedef struct sample {
     int64_t media;
@@ -183,7 +184,9 @@ void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t
             clock->slope = 1.0;
             clock->intercept = clock->uncorrected_offset = (double)reference - (double)media_ns;
         }
-    } else {
+    } else if (clock->count < 16 || clock->total_samples % FIT_EVERY == 0) {
+        /* A fit every few samples follows drift (ppm over minutes) just as
+         * well and keeps the per-packet cost small. */
         fit(clock);
     }
     g_mutex_unlock(&clock->lock);
