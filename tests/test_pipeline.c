@@ -240,7 +240,7 @@ START_TEST(sync_groups_cut_every_source_at_the_same_instants)
      * partial sets (the missing member null) rather than none at all. */
     test_run_result result = test_run_pipeline_from(
         "[source a]\nmodule = synth\nduration = 6s\n[source b]\nmodule = synth\nduration = 3s\ngop = 15\n"
-        "[sync both]\nmodule = fixed\nsources = a, b\nduration = 1s\nsync.timeout = 200ms\n", "both", 0);
+        "[sync both]\nmodule = fixed\nsources = a, b\nduration = 1s\nsync.timeout = 5s\n", "both", 0);
     ck_assert_int_eq(result.status, 0);
     ck_assert_uint_ge(result.records->len, 5);
     guint full = 0, partial = 0;
