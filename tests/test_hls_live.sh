@@ -512,6 +512,39 @@ blackhole_scenario &
 token_scenario &
 vod_scenario &
 wait
+# conf/examples/hls-live.ini exactly as shipped, against the plain server.
+example_scenario() {
+    start_server example plain || { failures=$((failures + 1)); return; }
+    (cd example && HLS_URL="http://127.0.0.1:$PORT/live/index.m3u8" exec \
+        "$streamcut" run "$top_srcdir/conf/examples/hls-live.ini" >records.jsonl 2>stderr) &
+    local pid=$!
+    echo "$pid" >>"$tmp/pids"
+    for _ in $(seq 400); do
+        [ -s example/records.jsonl ] && break
+        sleep 0.1
+    done
+    kill -INT "$pid" 2>/dev/null || true
+    local status=0
+    wait "$pid" || status=$?
+    kill "$SERVER" 2>/dev/null || true
+    if [ -s example/records.jsonl ] && [ "$status" -eq 0 ]; then
+        echo "ok:   [example] conf/examples/hls-live.ini wrote records and exited 0"
+    else
+        echo "FAIL: [example] conf/examples/hls-live.ini: status $status, $(wc -l <example/records.jsonl 2>/dev/null) records"
+        failures=$((failures + 1))
+    fi
+    local clips=0
+    for clip in example/out/examples/hls-live/*.ts; do
+        [ -f "$clip" ] || continue
+        clips=$((clips + 1))
+        if [ -n "$(ffprobe -v error "$clip" 2>&1)" ]; then
+            echo "FAIL: [example] $clip does not validate"
+            failures=$((failures + 1))
+        fi
+    done
+    if [ "$clips" -ge 1 ]; then echo "ok:   [example] $clips valid clips"; else echo "FAIL: [example] no clip"; failures=$((failures + 1)); fi
+}
+example_scenario
 echo "scenarios done after $((SECONDS - started)) s; checking..."
 
 python3 check.py . || failures=$((failures + 1))

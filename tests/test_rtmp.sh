@@ -333,6 +333,41 @@ reconnects=$(grep -o "\[cam\] state=[a-z]* type=RTMP_FLV reconnects=[0-9]*" pull
 expect_at_least "pull: reconnects in the end-of-run state line" "${reconnects:-0}" 1
 check_records pull some 5
 
+echo "--- conf/examples/rtmp-pull.ini and rtmp-listen.ini, exactly as shipped"
+# Runs an example pipeline with the environment it names until it has
+# written a record (10 s windows), then stops it and checks its clips.
+run_example() { # NAME PUBLISH_URL [VAR=value...]
+    local name=$1 url=$2
+    shift 2
+    mkdir -p "example-$name"
+    (cd "example-$name" && exec env "$@" "$streamcut" run "$top_srcdir/conf/examples/rtmp-$name.ini" \
+        >records.jsonl 2>stderr) &
+    streamcut_pid=$!
+    started+=("$streamcut_pid")
+    sleep 1
+    publish "$url" "example-$name/publisher.log"
+    local example_publisher=$publisher
+    if wait_for_records "example-$name/records.jsonl" 1 40; then
+        pass "example rtmp-$name.ini: records flowing"
+    else
+        fail "example rtmp-$name.ini: no record after 40 s"
+        tail -5 "example-$name/stderr"
+    fi
+    stop_streamcut
+    stop_process "$example_publisher"
+    [ "$streamcut_status" -eq 0 ] && pass "example rtmp-$name.ini: exit 0" || fail "example rtmp-$name.ini: exit $streamcut_status"
+    local clips=0
+    for clip in "example-$name"/out/examples/rtmp-"$name"/*.ts; do
+        [ -f "$clip" ] || continue
+        clips=$((clips + 1))
+        [ -z "$(ffprobe -v error "$clip" 2>&1)" ] || fail "example rtmp-$name.ini: $clip does not validate"
+    done
+    [ "$clips" -ge 1 ] && pass "example rtmp-$name.ini: $clips valid clips" || fail "example rtmp-$name.ini: no clip"
+}
+run_example pull "rtmp://127.0.0.1:$nginx_port/live/example" RTMP_URL="rtmp://127.0.0.1:$nginx_port/live/example"
+example_port=$(free_port)
+run_example listen "rtmp://127.0.0.1:$example_port/live/secret" RTMP_LISTEN="127.0.0.1:$example_port" STREAM_KEY=secret
+
 echo "--- pull across the 24-bit timestamp boundary (4 h 39 m 37.215 s)"
 write_pipeline pull24 "url = rtmp://127.0.0.1:$nginx_port/live/boundary"
 publish "rtmp://127.0.0.1:$nginx_port/live/boundary" publisher24.log -output_ts_offset 16770
