@@ -572,6 +572,8 @@ static void build_group(sc_pipeline *pipeline, sc_ctx *ctx, GPtrArray *errors)
     atomic_init(&group->driver_utc, SC_TIME_NONE);
     g_mutex_init(&group->lock);
     group->open_sets = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
+    group->ready_sets = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
+    g_mutex_init(&group->dispatch_lock);
     g_ptr_array_add(pipeline->groups, group);
     ctx->group = group;
     char **names = g_strsplit(sources->text, ",", -1);

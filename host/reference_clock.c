@@ -192,6 +192,17 @@ void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t
     g_mutex_unlock(&clock->lock);
 }
 
+void sc_reference_clock_restart(sc_reference_clock *clock)
+{
+    g_mutex_lock(&clock->lock);
+    clock->count = 0;
+    clock->first = 0;
+    clock->have_fit = false;
+    clock->last_sample_media = SC_TIME_NONE;
+    clock->arrival_unusable = false;
+    g_mutex_unlock(&clock->lock);
+}
+
 int64_t sc_reference_clock_to_utc(sc_reference_clock *clock, int64_t media_ns)
 {
     if (media_ns == SC_TIME_NONE) return SC_TIME_NONE;

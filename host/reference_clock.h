@@ -39,6 +39,9 @@ void sc_reference_clock_free(sc_reference_clock *clock);
  * as fast as possible) are not a clock: the source then runs on its own
  * clock from its first arrival. */
 void sc_reference_clock_add(sc_reference_clock *clock, int64_t media_ns, int64_t stated_utc_ns, int64_t arrival_ns);
+/** The input restarted (a discontinuity: reconnection, reset): the media
+ * timeline was rebased, so its old fit no longer applies. */
+void sc_reference_clock_restart(sc_reference_clock *clock);
 /** Media time to UTC ns (SC_TIME_NONE before the first sample). */
 int64_t sc_reference_clock_to_utc(sc_reference_clock *clock, int64_t media_ns);
 /** UTC ns to media time (SC_TIME_NONE before the first sample). */

@@ -165,8 +165,11 @@ struct sc_sync_group {
     GPtrArray *record_sinks;
     int64_t timeout_ns;
     GMutex lock;
-    GHashTable *open_sets;        /* index -> struct open_set* */
+    GHashTable *open_sets;        /* index -> struct open_set*, waiting for members */
+    GHashTable *ready_sets;       /* index -> struct open_set*, waiting for earlier sets */
     uint64_t next_index;
+    uint64_t next_dispatch;       /* sets leave in index order */
+    GMutex dispatch_lock;
     atomic_uint_least64_t sets_complete;
     atomic_uint_least64_t sets_partial;
     atomic_uint_least64_t late_members;

@@ -123,6 +123,8 @@ static int buffer_normalized(sc_source_runtime *source, sc_packet *packet)
     g_mutex_unlock(&source->streams_lock);
     if (packet->arrival_ns <= 0) packet->arrival_ns = g_get_real_time() * 1000;
     sc_clock_normalize(&source->clock, packet, info);
+    if ((int)packet->stream_index == source->reference_stream && (packet->flags & SC_PACKET_DISCONTINUITY))
+        sc_reference_clock_restart(source->reference);
     if ((int)packet->stream_index == source->reference_stream)
         sc_reference_clock_add(source->reference, packet->pts, packet->source_utc_ns, packet->arrival_ns);
     return sc_buffer_push(source->buffer, packet) ? SC_OK : SC_ERR_STOPPED;

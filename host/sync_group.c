@@ -83,6 +83,32 @@ static void dispatch(sc_sync_group *group, open_set *open)
     g_free(open);
 }
 
+/* Sets leave in window order: a finished set waits for the ones before it
+ * (which wait at most their timeout). */
+static void release_ready(sc_sync_group *group)
+{
+    g_mutex_lock(&group->dispatch_lock);
+    for (;;) {
+        g_mutex_lock(&group->lock);
+        open_set *next = g_hash_table_lookup(group->ready_sets, &group->next_dispatch);
+        if (next) {
+            g_hash_table_remove(group->ready_sets, &next->index);
+            group->next_dispatch++;
+        }
+        g_mutex_unlock(&group->lock);
+        if (!next) break;
+        dispatch(group, next);
+    }
+    g_mutex_unlock(&group->dispatch_lock);
+}
+
+/* Called with the group's lock held. */
+static void make_ready(sc_sync_group *group, open_set *open)
+{
+    g_hash_table_remove(group->open_sets, &open->index);
+    g_hash_table_insert(group->ready_sets, &open->index, open);
+}
+
 int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *request)
 {
     g_mutex_lock(&group->lock);
@@ -91,6 +117,9 @@ int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *reque
     open->start_utc = request->start;
     open->end_utc = request->end;
     open->segments = g_new0(const sc_segment *, group->members->len);
+    /* Even a set no member ever answers goes out: after its window has
+     * passed at live pace, plus the timeout. */
+    open->deadline = g_get_monotonic_time() + (group->timeout_ns + (request->end - request->start)) / 1000;
     g_hash_table_insert(group->open_sets, &open->index, open);
     g_mutex_unlock(&group->lock);
     for (guint i = 0; i < group->members->len; i++) {
@@ -121,7 +150,7 @@ int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *reque
 
 void sc_sync_group_deliver(sc_sync_group *group, int member, uint64_t index, const sc_segment *segment)
 {
-    open_set *complete = NULL;
+    bool complete = false;
     g_mutex_lock(&group->lock);
     open_set *open = g_hash_table_lookup(group->open_sets, &index);
     if (!open) {
@@ -131,14 +160,14 @@ void sc_sync_group_deliver(sc_sync_group *group, int member, uint64_t index, con
         return;
     }
     if (segment) open->segments[member] = sc_segment_ref(segment);
-    open->arrived++;
-    if (open->deadline == 0) open->deadline = g_get_monotonic_time() + group->timeout_ns / 1000;
+    /* The first member to arrive starts the others' countdown. */
+    if (open->arrived++ == 0) open->deadline = g_get_monotonic_time() + group->timeout_ns / 1000;
     if (open->arrived == group->members->len) {
-        g_hash_table_remove(group->open_sets, &index);
-        complete = open;
+        make_ready(group, open);
+        complete = true;
     }
     g_mutex_unlock(&group->lock);
-    if (complete) dispatch(group, complete);
+    if (complete) release_ready(group);
 }
 
 void sc_sync_group_expire(sc_sync_group *group, bool all)
@@ -151,22 +180,12 @@ void sc_sync_group_expire(sc_sync_group *group, bool all)
     g_hash_table_iter_init(&iterator, group->open_sets);
     while (g_hash_table_iter_next(&iterator, &key, &value)) {
         open_set *open = value;
-        if (all || (open->deadline != 0 && now >= open->deadline)) {
-            g_ptr_array_add(overdue, open);
-            g_hash_table_iter_steal(&iterator);
-        }
+        if (all || now >= open->deadline) g_ptr_array_add(overdue, open);
     }
+    for (guint i = 0; i < overdue->len; i++) make_ready(group, g_ptr_array_index(overdue, i));
     g_mutex_unlock(&group->lock);
-    /* In window order, so sinks still see sets in sequence. */
-    for (guint i = 0; i < overdue->len; i++)
-        for (guint j = i + 1; j < overdue->len; j++)
-            if (((open_set *)overdue->pdata[j])->index < ((open_set *)overdue->pdata[i])->index) {
-                gpointer swap = overdue->pdata[i];
-                overdue->pdata[i] = overdue->pdata[j];
-                overdue->pdata[j] = swap;
-            }
-    for (guint i = 0; i < overdue->len; i++) dispatch(group, g_ptr_array_index(overdue, i));
     g_ptr_array_free(overdue, TRUE);
+    release_ready(group);
 }
 
 void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow)
@@ -188,7 +207,11 @@ void sc_sync_group_free(sc_sync_group *group)
     gpointer key, value;
     g_hash_table_iter_init(&iterator, group->open_sets);
     while (g_hash_table_iter_next(&iterator, &key, &value)) free_open_set(value, group->members->len);
+    g_hash_table_iter_init(&iterator, group->ready_sets);
+    while (g_hash_table_iter_next(&iterator, &key, &value)) free_open_set(value, group->members->len);
     g_hash_table_destroy(group->open_sets);
+    g_hash_table_destroy(group->ready_sets);
+    g_mutex_clear(&group->dispatch_lock);
     g_ptr_array_free(group->members, TRUE);
     g_ptr_array_free(group->member_names, TRUE);
     g_ptr_array_free(group->shadows, TRUE);
