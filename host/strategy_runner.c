@@ -88,12 +88,20 @@ static void anchor(sc_strategy_runtime *strategy, sc_pending_segment *pending, c
         if (stats.evicted_items + stats.evicted_memory + stats.evicted_retention > 0)
             pending->flags |= SC_SEGMENT_TRUNCATED;
     }
+    /* What was kept while waiting to anchor comes last; the buffer supplies
+     * what came before it. */
+    GPtrArray *kept = pending->packets;
+    pending->packets = g_ptr_array_new();
+    uint64_t upto = kept->len ? ((const sc_packet *)g_ptr_array_index(kept, 0))->seq : strategy->processed_end;
     uint64_t first = sc_buffer_seq_back(buffer, keyframe->seq, keyframe->dts - INTERLEAVE_LOOKBACK_NS);
     GPtrArray *candidates = g_ptr_array_new();
     /* Holes from the keyframe on mean the buffer thinned or lost part of it. */
-    sc_buffer_copy_seq_range(buffer, first, keyframe->seq, candidates);
-    pending->thinned_packets = sc_buffer_copy_seq_range(buffer, keyframe->seq, strategy->processed_end, candidates);
+    sc_buffer_copy_seq_range(buffer, first, MIN(keyframe->seq, upto), candidates);
+    if (keyframe->seq < upto)
+        pending->thinned_packets = sc_buffer_copy_seq_range(buffer, keyframe->seq, upto, candidates);
     if (pending->thinned_packets > 0) pending->flags |= SC_SEGMENT_THINNED;
+    for (guint i = 0; i < kept->len; i++) g_ptr_array_add(candidates, g_ptr_array_index(kept, i));
+    g_ptr_array_free(kept, TRUE);
     for (guint i = 0; i < candidates->len; i++) {
         const sc_packet *packet = g_ptr_array_index(candidates, i);
         if (belongs(pending, packet, strategy->reference_stream)) g_ptr_array_add(pending->packets, (gpointer)packet);
@@ -283,7 +291,13 @@ static void track_packet(sc_strategy_runtime *strategy, const sc_packet *packet)
     }
     for (guint i = 0; i < strategy->pending->len; i++) {
         sc_pending_segment *pending = g_ptr_array_index(strategy->pending, i);
-        if (!pending->anchored) continue;
+        if (!pending->anchored) {
+            /* Until the start's keyframe is settled, keep what may belong:
+             * a file input's buffer may drop it before then. */
+            if (packet->dts >= pending->start - INTERLEAVE_LOOKBACK_NS)
+                g_ptr_array_add(pending->packets, (gpointer)sc_packet_ref(packet));
+            continue;
+        }
         if (belongs(pending, packet, strategy->reference_stream))
             g_ptr_array_add(pending->packets, (gpointer)sc_packet_ref(packet));
     }
