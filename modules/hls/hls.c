@@ -37,6 +37,7 @@
 
 #include "m3u8.h"
 #include "url.h"
+#include "../common/av_stream_info.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -1294,88 +1295,7 @@ static int demux_segment(hls_source *source, const uint8_t *data, size_t size, b
     return status;
 }
 
-static int media_type_of(const AVCodecParameters *codec)
-{
-    switch (codec->codec_type) {
-    case AVMEDIA_TYPE_VIDEO: return SC_MEDIA_VIDEO;
-    case AVMEDIA_TYPE_AUDIO: return SC_MEDIA_AUDIO;
-    case AVMEDIA_TYPE_DATA:
-        /* Timed metadata worth keeping: ID3 (HLS timed metadata), SCTE-35. */
-        return codec->codec_id == AV_CODEC_ID_TIMED_ID3 || codec->codec_id == AV_CODEC_ID_SCTE_35
-                   ? SC_MEDIA_DATA : SC_MEDIA_UNKNOWN;
-    default: return SC_MEDIA_UNKNOWN;
-    }
-}
 
-/* MPEG-TS puts numeric stream types in codec_tag; only a real fourcc means
- * something to another container. */
-static uint32_t fourcc_or_zero(uint32_t tag)
-{
-    for (int shift = 0; shift < 32; shift += 8) {
-        unsigned byte = (tag >> shift) & 0xff;
-        if (byte < 0x20 || byte > 0x7e)
-            return 0;
-    }
-    return tag;
-}
-
-static void describe_stream(const AVStream *stream, int media_type, sc_stream_info *info)
-{
-    const AVCodecParameters *codec = stream->codecpar;
-    memset(info, 0, sizeof(*info));
-    info->struct_size = sizeof(*info);
-    info->media_type = (uint32_t)media_type;
-    info->codec_tag = fourcc_or_zero(codec->codec_tag);
-    info->codec_name = avcodec_get_name(codec->codec_id);
-    info->extradata = codec->extradata;
-    info->extradata_size = codec->extradata_size > 0 ? (size_t)codec->extradata_size : 0;
-    info->time_base_num = stream->time_base.num;
-    info->time_base_den = stream->time_base.den;
-    info->bit_rate = codec->bit_rate;
-    info->profile = codec->profile;
-    info->level = codec->level;
-    info->sar_num = 0;
-    info->sar_den = 1;
-    info->fps_num = 0;
-    info->fps_den = 1;
-    info->bits_per_coded_sample = codec->bits_per_coded_sample;
-    if (media_type == SC_MEDIA_VIDEO) {
-        if (codec->format >= 0)
-            info->format_name = av_get_pix_fmt_name((enum AVPixelFormat)codec->format);
-        info->width = codec->width;
-        info->height = codec->height;
-        AVRational aspect = codec->sample_aspect_ratio;
-        if (aspect.num > 0 && aspect.den > 0) {
-            info->sar_num = aspect.num;
-            info->sar_den = aspect.den;
-        }
-        AVRational rate = stream->avg_frame_rate.num > 0 && stream->avg_frame_rate.den > 0 ? stream->avg_frame_rate
-                                                                                            : stream->r_frame_rate;
-        if (rate.num > 0 && rate.den > 0) {
-            info->fps_num = rate.num;
-            info->fps_den = rate.den;
-        }
-        info->video_delay = codec->video_delay;
-        info->color_range = codec->color_range;
-        info->color_primaries = codec->color_primaries;
-        info->color_trc = codec->color_trc;
-        info->color_space = codec->color_space;
-        info->chroma_location = codec->chroma_location;
-    } else if (media_type == SC_MEDIA_AUDIO) {
-        if (codec->format >= 0)
-            info->format_name = av_get_sample_fmt_name((enum AVSampleFormat)codec->format);
-        info->sample_rate = codec->sample_rate;
-        info->channels = codec->ch_layout.nb_channels;
-        if (codec->ch_layout.order == AV_CHANNEL_ORDER_NATIVE)
-            info->channel_layout = codec->ch_layout.u.mask;
-        info->frame_size = codec->frame_size;
-        info->initial_padding = codec->initial_padding;
-        info->block_align = codec->block_align;
-    }
-    const AVDictionaryEntry *language = av_dict_get(stream->metadata, "language", NULL, 0);
-    if (language && strcmp(language->value, "und") != 0)
-        info->language = language->value;
-}
 
 /* Declares the streams of the run's first segment to the host. */
 static int declare_streams(hls_source *source, const AVFormatContext *input)
@@ -1384,11 +1304,11 @@ static int declare_streams(hls_source *source, const AVFormatContext *input)
     source->stream_count = 0;
     for (unsigned i = 0; i < input->nb_streams && source->stream_count < MAX_STREAMS; i++) {
         const AVStream *stream = input->streams[i];
-        int media_type = media_type_of(stream->codecpar);
+        int media_type = sc_av_media_type(stream->codecpar);
         if (media_type == SC_MEDIA_UNKNOWN || stream->codecpar->codec_id == AV_CODEC_ID_NONE)
             continue;
         sc_stream_info info;
-        describe_stream(stream, media_type, &info);
+        sc_av_describe_stream(stream, &info);
         int index = host->source_add_stream(source->ctx, &info);
         if (index < 0) {
             host->log(source->ctx, SC_LOG_ERROR, "the host refused stream %u (%s) of '%s' (%d)", i, info.codec_name,
@@ -1428,7 +1348,7 @@ static void map_streams(hls_source *source, const AVFormatContext *input, int *m
     for (unsigned i = 0; i < input->nb_streams; i++) {
         map[i] = -1;
         const AVStream *stream = input->streams[i];
-        int media_type = media_type_of(stream->codecpar);
+        int media_type = sc_av_media_type(stream->codecpar);
         if (media_type == SC_MEDIA_UNKNOWN || media_type >= 4)
             continue;
         int wanted = ordinal[media_type]++;

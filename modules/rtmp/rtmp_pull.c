@@ -11,6 +11,7 @@
  */
 #include "rtmp_flv.h"
 #include "rtmp_source.h"
+#include "../common/av_stream_info.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -188,58 +189,6 @@ static int open_input(pull_session *session, const char *url)
     return SC_OK;
 }
 
-static void fill_stream_info(const AVStream *stream, sc_stream_info *info)
-{
-    const AVCodecParameters *codec = stream->codecpar;
-    int video = codec->codec_type == AVMEDIA_TYPE_VIDEO;
-    *info = (sc_stream_info){
-        .struct_size = sizeof(*info),
-        .media_type = video ? SC_MEDIA_VIDEO : SC_MEDIA_AUDIO,
-        .codec_name = avcodec_get_name(codec->codec_id),
-        .extradata = codec->extradata,
-        .extradata_size = codec->extradata_size > 0 ? (size_t)codec->extradata_size : 0,
-        .time_base_num = stream->time_base.num,
-        .time_base_den = stream->time_base.den,
-        .bit_rate = codec->bit_rate,
-        .profile = codec->profile,
-        .level = codec->level,
-        .sar_den = 1,
-        .fps_den = 1,
-        .bits_per_coded_sample = codec->bits_per_coded_sample,
-    };
-    if (video) {
-        if (codec->format >= 0)
-            info->format_name = av_get_pix_fmt_name((enum AVPixelFormat)codec->format);
-        info->width = codec->width;
-        info->height = codec->height;
-        if (codec->sample_aspect_ratio.num > 0 && codec->sample_aspect_ratio.den > 0) {
-            info->sar_num = codec->sample_aspect_ratio.num;
-            info->sar_den = codec->sample_aspect_ratio.den;
-        }
-        AVRational rate = stream->avg_frame_rate.num > 0 && stream->avg_frame_rate.den > 0
-                              ? stream->avg_frame_rate : stream->r_frame_rate;
-        if (rate.num > 0 && rate.den > 0) {
-            info->fps_num = rate.num;
-            info->fps_den = rate.den;
-        }
-        info->video_delay = codec->video_delay;
-        info->color_range = codec->color_range;
-        info->color_primaries = codec->color_primaries;
-        info->color_trc = codec->color_trc;
-        info->color_space = codec->color_space;
-        info->chroma_location = codec->chroma_location;
-    } else {
-        if (codec->format >= 0)
-            info->format_name = av_get_sample_fmt_name((enum AVSampleFormat)codec->format);
-        info->sample_rate = codec->sample_rate;
-        info->channels = codec->ch_layout.nb_channels;
-        if (codec->ch_layout.order == AV_CHANNEL_ORDER_NATIVE)
-            info->channel_layout = codec->ch_layout.u.mask;
-        info->frame_size = codec->frame_size;
-        info->initial_padding = codec->initial_padding;
-        info->block_align = codec->block_align;
-    }
-}
 
 static int usable_stream(const AVStream *stream)
 {
@@ -298,7 +247,7 @@ static int declare_streams(pull_session *session)
         }
         sc_stream_info info;
         if (match < count)
-            fill_stream_info(input->streams[match], &info);
+            sc_av_describe_stream(input->streams[match], &info);
         int index = add_stream(session, match < count ? &info : before, before->codec_name);
         if (index < 0)
             return index;
@@ -314,7 +263,7 @@ static int declare_streams(pull_session *session)
         if (session->stream_map[i] >= 0 || !usable_stream(input->streams[i]))
             continue;
         sc_stream_info info;
-        fill_stream_info(input->streams[i], &info);
+        sc_av_describe_stream(input->streams[i], &info);
         int index = add_stream(session, &info, info.codec_name);
         if (index < 0)
             return index;
