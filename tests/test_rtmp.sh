@@ -593,6 +593,10 @@ data = open(flv_path, "rb").read()
 position = 13  # FLV header and the first back pointer
 began = time.time()
 cue_sent = False
+next_timecode = 0
+# onFI as FMLE sends it: the encoder's clock, here a fixed instant
+# (2020-03-01 12:00:00 plus the media time) far from the arrival time.
+timecode_base = 1583064000.0
 while position + 11 <= len(data):
     kind = data[position]
     size = int.from_bytes(data[position + 1:position + 4], "big")
@@ -608,6 +612,13 @@ while position + 11 <= len(data):
             ("parameters", amf_object([("team", amf_string("home"))]))])
         send_message(5, 18, 1, offset + stamp, cue)
         cue_sent = True
+    if stamp >= next_timecode:
+        now = time.gmtime(timecode_base + stamp / 1000.0)
+        timecode = amf_string("onFI") + amf_object([
+            ("sd", amf_string(time.strftime("%d-%m-%y", now))),
+            ("st", amf_string(time.strftime("%H:%M:%S", now) + ".%03d" % (stamp % 1000)))])
+        send_message(5, 18, 1, offset + stamp, timecode)
+        next_timecode = stamp + 1000
     send_message(6 if kind == 9 else 5 if kind == 18 else 4, kind, 1, offset + stamp, body)
 send_message(3, 20, 0, 0, amf_string("FCUnpublish") + amf_number(6) + b"\x05" + amf_string(key))
 send_message(3, 20, 0, 0, amf_string("deleteStream") + amf_number(7) + b"\x05" + amf_number(1))
@@ -649,6 +660,32 @@ expect_exit_zero librtmp librtmp.err
 expect_at_least "librtmp: missing_extended_timestamps (tolerated)" "$(counter missing_extended_timestamps librtmp.err)" 100
 expect_at_least "librtmp: extended_timestamp_messages" "$(counter extended_timestamp_messages librtmp.err)" 300
 expect_at_least "librtmp: data_events (the cue point)" "$(counter data_events librtmp.err)" 1
+expect_at_least "librtmp: timecodes (onFI)" "$(counter timecodes librtmp.err)" 5
+# The records' wall-clock span follows the encoder's onFI clock (2020-03-01
+# 12:00:00 at media time 0), not the arrival time: window k starts at 2k s.
+if python3 - <<'CHECK'
+import json, sys
+from datetime import datetime, timezone
+records = [json.loads(line) for line in open("librtmp.jsonl")]
+problems = []
+base = datetime(2020, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+for record in records:
+    start = datetime.fromisoformat(record["start_utc"].replace("Z", "+00:00"))
+    expected = record["start"]
+    error = (start - base).total_seconds() - expected
+    if abs(error) > 0.1:
+        problems.append("window %s: start_utc %s is %.3f s off the onFI clock"
+                        % (record.get("index"), record["start_utc"], error))
+if not records:
+    problems.append("no records")
+for problem in problems:
+    print("FAIL: [librtmp] " + problem)
+if not problems:
+    print("ok:   [librtmp] %d records' start_utc follow the encoder's onFI clock (first %s)"
+          % (len(records), records[0]["start_utc"]))
+sys.exit(1 if problems else 0)
+CHECK
+then :; else failures=$((failures + 1)); fi
 check_records librtmp none 3
 if python3 - <<'CHECK'
 import json, sys

@@ -517,6 +517,40 @@ START_TEST(timestamps_unwrap_across_24_31_and_32_bits)
 }
 END_TEST
 
+START_TEST(onfi_timecodes_become_utc)
+{
+    int64_t utc;
+    const int64_t second = INT64_C(1000000000);
+    /* 2026-11-25 21:22:13 UTC is 1795641733 s after the epoch. */
+    ck_assert_int_eq(flv_parse_timecode("25-11-26", "21:22:13.250", 0, &utc), 0);
+    ck_assert_int_eq(utc, INT64_C(1795641733) * second + 250000000);
+    ck_assert_int_eq(flv_parse_timecode("25-11-2026", "21:22:13", 0, &utc), 0);
+    ck_assert_int_eq(utc, INT64_C(1795641733) * second);
+    ck_assert_int_eq(flv_parse_timecode("2026-11-25", "21:22:13.5", 0, &utc), 0);
+    ck_assert_int_eq(utc, INT64_C(1795641733) * second + 500000000);
+    /* An encoder on CET (+60 min) states 22:22:13 for the same instant. */
+    ck_assert_int_eq(flv_parse_timecode("25-11-26", "22:22:13", 60 * 60 * second, &utc), 0);
+    ck_assert_int_eq(utc, INT64_C(1795641733) * second);
+    /* Leap day, end of a leap year, and the epoch. */
+    ck_assert_int_eq(flv_parse_timecode("2024-02-29", "00:00:00", 0, &utc), 0);
+    ck_assert_int_eq(utc, INT64_C(1709164800) * second);
+    ck_assert_int_eq(flv_parse_timecode("31-12-2024", "23:59:59.999", 0, &utc), 0);
+    ck_assert_int_eq(utc, INT64_C(1735689599) * second + 999000000);
+    ck_assert_int_eq(flv_parse_timecode("1970-01-01", "00:00:00", 0, &utc), 0);
+    ck_assert_int_eq(utc, 0);
+
+    static const char *const bad_dates[] = { "", "2023-02-29", "31-04-26", "00-01-26", "2026-13-01",
+                                            "2026/11/25", "1969-12-31", "25-11-2x", "25-11-260" };
+    for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++)
+        ck_assert_msg(flv_parse_timecode(bad_dates[i], "12:00:00", 0, &utc) != 0, "%s accepted", bad_dates[i]);
+    static const char *const bad_times[] = { "", "24:00:00", "12:60:00", "12:00", "12:00:00.", "12:00:00x",
+                                            "12:00:00.1a", "1:00:00" };
+    for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++)
+        ck_assert_msg(flv_parse_timecode("2026-11-25", bad_times[i], 0, &utc) != 0, "%s accepted", bad_times[i]);
+    ck_assert_int_ne(flv_parse_timecode(NULL, "12:00:00", 0, &utc), 0);
+}
+END_TEST
+
 /* ---- AMF0 ---------------------------------------------------------------- */
 
 START_TEST(amf0_commands_encode_and_decode)
@@ -969,6 +1003,7 @@ int main(void)
     tcase_add_test(tcase, aac_sequence_header_and_frames);
     tcase_add_test(tcase, aggregate_messages_split_into_tags);
     tcase_add_test(tcase, frame_rates_become_fractions);
+    tcase_add_test(tcase, onfi_timecodes_become_utc);
     tcase_add_test(tcase, listen_addresses_default_to_loopback);
     suite_add_tcase(suite, tcase);
     SRunner *runner = srunner_create(suite);

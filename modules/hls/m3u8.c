@@ -1,6 +1,7 @@
 /* HLS playlist parser (see m3u8.h). */
 #include "m3u8.h"
 #include "url.h"
+#include "../common/civil_date.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -155,18 +156,6 @@ bool m3u8_parse_seconds(const char *text, size_t length, bool allow_negative, in
     return true;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil): no timegm, no time zone, no locale. */
-static int64_t days_from_civil(int64_t year, int64_t month, int64_t day)
-{
-    year -= month <= 2;
-    int64_t era = (year >= 0 ? year : year - 399) / 400;
-    int64_t year_of_era = year - era * 400;
-    int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    return era * 146097 + day_of_era - 719468;
-}
-
 static bool fixed_digits(const char *text, size_t length, size_t at, size_t count, int64_t *value)
 {
     if (at + count > length)
@@ -185,13 +174,7 @@ bool m3u8_parse_date(const char *text, size_t length, int64_t *utc_ns)
         !fixed_digits(text, length, 14, 2, &minute) || text[16] != ':' ||
         !fixed_digits(text, length, 17, 2, &second))
         return false;
-    static const int month_days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    /* The nanosecond range of int64 ends in 2262. */
-    if (year < 1970 || year > 2261 || month < 1 || month > 12 || day < 1 ||
-        day > month_days[month - 1] || hour > 23 || minute > 59 || second > 60)
-        return false;
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (month == 2 && day == 29 && !leap)
+    if (!civil_date_valid(year, month, day) || hour > 23 || minute > 59 || second > 60)
         return false;
     size_t i = 19;
     int64_t fraction = 0;
@@ -230,7 +213,7 @@ bool m3u8_parse_date(const char *text, size_t length, int64_t *utc_ns)
     }
     if (i != length)
         return false;
-    int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+    int64_t seconds = civil_days_from_date(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
                       offset_seconds;
     if (seconds < 0)
         return false;

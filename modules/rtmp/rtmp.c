@@ -47,6 +47,13 @@ static const sc_option_spec rtmp_options[] = {
     { .name = "data_events", .type = SC_OPT_BOOL, .default_value = "true",
       .help = "listen mode: post other AMF data messages (cue points, captions, custom) as events named by "
               "their handler (onCuePoint by its \"name\"), the values as payload" },
+    { .name = "timecodes", .type = SC_OPT_BOOL, .default_value = "true",
+      .help = "listen mode: take the wall-clock time an encoder states in onFI messages (sd/st) as the "
+              "packets' source UTC, for sync.reference = auto|pdt; arrival time otherwise" },
+    { .name = "timecode_utc_offset", .type = SC_OPT_INT, .default_value = "0",
+      .help = "listen mode: minutes east of UTC of the encoder clock that writes onFI times "
+              "(they carry no zone), e.g. 60 for CET, -300 for EST",
+      .min = -840, .max = 840 },
     { .name = "rw_timeout", .type = SC_OPT_DURATION, .default_value = "10s",
       .help = "pull mode: give up (and let the host reconnect) when one connect or read blocks this long",
       .min = 0.1, .max = 3600 },
@@ -102,6 +109,8 @@ static int rtmp_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     source->takeover_after_ns = host->option_duration(ctx, "takeover_after");
     source->max_connections = (int)host->option_int(ctx, "max_connections");
     source->metadata_events = host->option_bool(ctx, "metadata_events");
+    source->timecodes = host->option_bool(ctx, "timecodes");
+    source->timecode_offset_ns = host->option_int(ctx, "timecode_utc_offset") * INT64_C(60000000000);
     source->data_events = host->option_bool(ctx, "data_events");
 
     if (!source->pulling) {

@@ -1,4 +1,5 @@
 #include "rtmp_flv.h"
+#include "../common/civil_date.h"
 
 #include <math.h>
 #include <string.h>
@@ -559,4 +560,63 @@ int64_t rtmp_unwrap_timestamp(rtmp_timestamp_unwrapper *unwrapper, uint32_t time
     unwrapper->value += step;
     unwrapper->last = timestamp;
     return unwrapper->value;
+}
+
+/* Fixed-width unsigned decimal field; -1 when any character is no digit. */
+static int read_digits(const char *text, int width)
+{
+    int value = 0;
+    for (int i = 0; i < width; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        value = value * 10 + (text[i] - '0');
+    }
+    return value;
+}
+
+int flv_parse_timecode(const char *date, const char *time, int64_t offset_ns, int64_t *utc_ns)
+{
+    if (!date || !time)
+        return -1;
+    size_t date_length = strlen(date);
+    int year, month, day;
+    if (date_length == 10 && date[4] == '-' && date[7] == '-') {
+        year = read_digits(date, 4);
+        month = read_digits(date + 5, 2);
+        day = read_digits(date + 8, 2);
+    } else if ((date_length == 8 || date_length == 10) && date[2] == '-' && date[5] == '-') {
+        day = read_digits(date, 2);
+        month = read_digits(date + 3, 2);
+        year = read_digits(date + 6, (int)date_length - 6);
+        if (year >= 0 && date_length == 8)
+            year += 2000; /* two-digit years: encoders of this century */
+    } else {
+        return -1;
+    }
+    if (!civil_date_valid(year, month, day))
+        return -1;
+    if (strlen(time) < 8 || time[2] != ':' || time[5] != ':')
+        return -1;
+    int hour = read_digits(time, 2), minute = read_digits(time + 3, 2), second = read_digits(time + 6, 2);
+    if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60)
+        return -1;
+    int64_t fraction_ns = 0;
+    const char *rest = time + 8;
+    if (*rest == '.') {
+        rest++;
+        int64_t scale = 100000000;
+        if (*rest == '\0')
+            return -1;
+        for (; *rest; rest++) {
+            if (*rest < '0' || *rest > '9')
+                return -1;
+            fraction_ns += (*rest - '0') * scale;
+            scale /= 10;
+        }
+    } else if (*rest != '\0') {
+        return -1;
+    }
+    int64_t seconds = civil_days_from_date(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+    *utc_ns = seconds * INT64_C(1000000000) + fraction_ns - offset_ns;
+    return 0;
 }

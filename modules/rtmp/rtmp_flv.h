@@ -116,4 +116,12 @@ typedef struct rtmp_timestamp_unwrapper {
  * a 31- or 32-bit wrap was crossed. */
 int64_t rtmp_unwrap_timestamp(rtmp_timestamp_unwrapper *unwrapper, uint32_t timestamp, int *wrapped);
 
+/* The wall-clock time an encoder states in an onFI data message (Adobe
+ * FMLE, Wirecast, Elemental and others send one every few seconds): `date`
+ * as "dd-mm-yy", "dd-mm-yyyy" or "yyyy-mm-dd", `time` as "hh:mm:ss" with
+ * an optional fraction ".fff". The encoder's clock has no zone; it is read
+ * as UTC and `offset_ns` (the zone's offset east of UTC) is subtracted.
+ * 0 with *utc_ns set, -1 when either text is not such a date or time. */
+int flv_parse_timecode(const char *date, const char *time, int64_t offset_ns, int64_t *utc_ns);
+
 #endif

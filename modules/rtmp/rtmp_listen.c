@@ -147,6 +147,15 @@ typedef struct server {
     size_t pending_count;
     size_t pending_capacity;
     stream_metadata metadata;
+    /* The publisher's latest onFI: its stated wall-clock time and the
+     * message's timestamp, unwrapped like the media once a track runs. */
+    struct timecode {
+        int set;
+        int resolved;              /* `unwrapped` is valid */
+        int64_t utc_ns;
+        uint32_t raw;
+        int64_t unwrapped;
+    } timecode;
     uint64_t random_state;
     int64_t refusal_window_start_ns;
     int refusals_logged;
@@ -443,6 +452,7 @@ static void reset_publisher_tracks(server *state)
         byte_buffer_free(&current->in_band);
     }
     state->metadata = (stream_metadata){ 0 };
+    state->timecode = (struct timecode){ 0 };
 }
 
 static void declare_streams(server *state);
@@ -803,6 +813,61 @@ static void release_message(void *opaque)
     free(opaque);
 }
 
+/* Beyond this distance from the last onFI a stated time is not trusted:
+ * the encoder stopped sending them, or its timestamps jumped. */
+#define TIMECODE_REACH_MS 60000
+
+/* The wall-clock time of a packet at `pts_ms` (unwrapped) according to the
+ * publisher's last onFI, or SC_TIME_NONE. `timestamp` is the packet's raw
+ * one, which places the onFI on the unwrapped timeline the first time. */
+static int64_t stated_utc(server *state, const track *current, uint32_t timestamp, int64_t pts_ms)
+{
+    struct timecode *timecode = &state->timecode;
+    if (!timecode->set)
+        return SC_TIME_NONE;
+    if (!timecode->resolved) {
+        int64_t dts_ms = current->clock.value;
+        timecode->unwrapped = dts_ms + (int32_t)(timecode->raw - timestamp);
+        timecode->resolved = 1;
+    }
+    int64_t distance_ms = pts_ms - timecode->unwrapped;
+    if (distance_ms > TIMECODE_REACH_MS || distance_ms < -TIMECODE_REACH_MS) {
+        count(state, "timecodes_stale");
+        return SC_TIME_NONE;
+    }
+    return timecode->utc_ns + distance_ms * INT64_C(1000000);
+}
+
+/* onFI: "sd" (date) and "st" (time) as the encoder's clock shows them. */
+static void read_timecode(server *state, uint32_t timestamp, const amf0_reader *object)
+{
+    char date[32], time_text[32];
+    int64_t utc_ns;
+    if (amf0_get_string_property(object, "sd", date, sizeof(date)) != 0 ||
+        amf0_get_string_property(object, "st", time_text, sizeof(time_text)) != 0 ||
+        flv_parse_timecode(date, time_text, state->source->timecode_offset_ns, &utc_ns) != 0) {
+        count(state, "timecodes_malformed");
+        return;
+    }
+    struct timecode *timecode = &state->timecode;
+    if (!timecode->set)
+        state->host->log(state->ctx, SC_LOG_INFO, "publisher %s states its wall-clock time (onFI %s %s); "
+                         "packets carry it as their source UTC", state->publisher->address, date, time_text);
+    timecode->set = 1;
+    timecode->utc_ns = utc_ns;
+    timecode->raw = timestamp;
+    /* Placed on the unwrapped timeline through a running track's clock
+     * (a copy: the track's own state moves only with its packets). */
+    const track *running = state->tracks[TRACK_VIDEO].clock.started ? &state->tracks[TRACK_VIDEO]
+                           : state->tracks[TRACK_AUDIO].clock.started ? &state->tracks[TRACK_AUDIO] : NULL;
+    timecode->resolved = running != NULL;
+    if (running) {
+        rtmp_timestamp_unwrapper copy = running->clock;
+        timecode->unwrapped = rtmp_unwrap_timestamp(&copy, timestamp, NULL);
+    }
+    count(state, "timecodes");
+}
+
 /* One audio or video message (or aggregate part) of the publisher. `owned`
  * is the message's buffer when the payload may be handed to the host as it
  * is (set to NULL then), else NULL and the payload is copied. */
@@ -871,6 +936,7 @@ static void handle_media(server *state, int index, uint32_t timestamp, const uin
     packet->time_base_num = 1;
     packet->time_base_den = 1000;
     packet->arrival_ns = state->host->wallclock_ns();
+    packet->source_utc_ns = stated_utc(state, current, timestamp, dts + media.composition_offset);
     submit_packet(state, index, packet);
 }
 
@@ -924,7 +990,7 @@ static void post_event(server *state, const char *name, char *payload)
     state->host->event_post(state->ctx, &event);
 }
 
-static void handle_data(server *state, const uint8_t *data, size_t length)
+static void handle_data(server *state, uint32_t timestamp, const uint8_t *data, size_t length)
 {
     amf0_reader reader;
     amf0_reader_init(&reader, data, length);
@@ -958,6 +1024,14 @@ static void handle_data(server *state, const uint8_t *data, size_t length)
             byte_buffer_free(&json);
         }
         maybe_finish_startup(state, now_ns(state));
+        return;
+    }
+    if (handler_length == 4 && memcmp(handler, "onFI", 4) == 0 && state->source->timecodes) {
+        int type = amf0_peek_type(&reader);
+        if (type == AMF0_ECMA_ARRAY || type == AMF0_OBJECT)
+            read_timecode(state, timestamp, &reader);
+        else
+            count(state, "timecodes_malformed");
         return;
     }
     if (is_housekeeping_data(handler, handler_length) || !state->source->data_events)
@@ -1020,7 +1094,7 @@ static void handle_aggregate(server *state, uint32_t timestamp, const uint8_t *d
         else if (tag.type == RTMP_MESSAGE_VIDEO)
             handle_media(state, TRACK_VIDEO, part_time, tag.data, tag.size, NULL);
         else if (tag.type == RTMP_MESSAGE_DATA_AMF0)
-            handle_data(state, tag.data, tag.size);
+            handle_data(state, part_time, tag.data, tag.size);
         if (!state->publisher)
             return;
     }
@@ -1063,11 +1137,11 @@ static void handle_message(server *state, session *connection, rtmp_message *mes
         break;
     case RTMP_MESSAGE_DATA_AMF0:
         if (from_publisher)
-            handle_data(state, data, length);
+            handle_data(state, message->timestamp, data, length);
         break;
     case RTMP_MESSAGE_DATA_AMF3:
         if (from_publisher && length >= 1)
-            handle_data(state, data + 1, length - 1);
+            handle_data(state, message->timestamp, data + 1, length - 1);
         break;
     case RTMP_MESSAGE_AGGREGATE:
         if (from_publisher) {

@@ -37,6 +37,8 @@ typedef struct rtmp_source {
     int max_connections;
     int metadata_events;
     int data_events;
+    int timecodes;
+    int64_t timecode_offset_ns;
 } rtmp_source;
 
 int rtmp_stop_wanted(rtmp_source *source);
