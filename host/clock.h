@@ -11,6 +11,7 @@
 #define SC_HOST_CLOCK_H
 
 #include <glib.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <streamcut/packet.h>
 
@@ -24,12 +25,13 @@ typedef enum sc_timestamp_format {
     SC_TIMESTAMPS_RTMP              /* milliseconds, wraps at 2^32 (~49.7 days) */
 } sc_timestamp_format;
 
+/* Atomic: the source thread counts, the control API reads while it runs. */
 typedef struct sc_clock_stats {
-    uint64_t fixed;           /* non-monotonic DTS raised */
-    uint64_t interpolated;    /* missing timestamps filled */
-    uint64_t discontinuities; /* jumps rebased */
-    uint64_t outliers;        /* timestamps replaced by the predicted value */
-    uint64_t wraps;           /* counter wrap-arounds unwrapped */
+    atomic_uint_least64_t fixed;           /* non-monotonic DTS raised */
+    atomic_uint_least64_t interpolated;    /* missing timestamps filled */
+    atomic_uint_least64_t discontinuities; /* jumps rebased */
+    atomic_uint_least64_t outliers;        /* timestamps replaced by the predicted value */
+    atomic_uint_least64_t wraps;           /* counter wrap-arounds unwrapped */
 } sc_clock_stats;
 
 typedef struct sc_clock {

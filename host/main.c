@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control_api.h"
 #include "detect.h"
 #include "loader.h"
 #include "log.h"
@@ -93,7 +94,6 @@ static int command_run(const char *path)
         sc_pipeline_free(pipeline);
         return EXIT_CONFIG;
     }
-    g_ptr_array_free(errors, TRUE);
     /* Signals are taken by the main thread only: every worker inherits the
      * blocked mask and never sees them. */
     sigset_t signals;
@@ -108,9 +108,19 @@ static int command_run(const char *path)
                ctx->module->descriptor.name, ctx->module->descriptor.version, ctx->module->descriptor.abi_major,
                ctx->module->descriptor.abi_minor, ctx->module->path);
     }
+    sc_control *control = sc_control_start(pipeline, path, errors);
+    if (errors->len) {
+        print_errors(errors);
+        g_ptr_array_free(errors, TRUE);
+        sc_pipeline_free(pipeline);
+        return EXIT_CONFIG;
+    }
+    g_ptr_array_free(errors, TRUE);
     sc_pipeline_start(pipeline);
     wait_for_sources(pipeline);
     int status = sc_pipeline_finish(pipeline);
+    /* After the drain: stats stay readable while sinks finish. */
+    sc_control_stop(control);
     sc_pipeline_log_stats(pipeline);
     sc_pipeline_free(pipeline);
     return status;

@@ -19,6 +19,21 @@ static const sc_option_spec host_section_keys[] = {
     {.name = "max_memory_mb", .type = SC_OPT_INT, .default_value = "0", .min = 0, .max = 1048576,
      .help = "memory all sources' buffers may hold together, MiB (0 = only each source's own limit); "
              "over it, the source most above its fair share gives up its oldest GOP first"},
+    {.name = "control", .type = SC_OPT_STRING, .default_value = "",
+     .help = "HOST:PORT of the HTTP control API, e.g. 127.0.0.1:8750 (off when empty; port 0 picks a free one); "
+             "beyond loopback it requires control_token"},
+    {.name = "control_token", .type = SC_OPT_STRING, .default_value = "",
+     .help = "bearer token every request but /healthz must send (Authorization: Bearer TOKEN); "
+             "use ${ENV_VAR} or @file to keep it out of the pipeline file"},
+    {.name = "control_allowed_hosts", .type = SC_OPT_STRING, .default_value = "",
+     .help = "extra names requests may carry in Host/Origin, comma-separated (localhost, 127.0.0.1, [::1] and "
+             "the listening address always are); anything else is refused against DNS rebinding"},
+    {.name = "control_max_body", .type = SC_OPT_SIZE, .default_value = "64k", .min = 256, .max = 16777216,
+     .help = "largest request body accepted; larger ones get 413"},
+    {.name = "control_max_connections", .type = SC_OPT_INT, .default_value = "16", .min = 1, .max = 1024,
+     .help = "connections served at once; more are refused"},
+    {.name = "control_timeout", .type = SC_OPT_DURATION, .default_value = "10s", .min = 1, .max = 3600,
+     .help = "a connection idle this long (headers or body not arriving) is closed"},
     {0},
 };
 

@@ -29,3 +29,21 @@ command -v python3 >/dev/null 2>&1 || { echo "FAIL: python3 not found"; exit 1; 
 failures=0
 pass() { echo "ok:   $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# enter_scratch_dir NAME: a fresh folder to work in, removed at exit
+# together with the streamcut (or other) process whose pid is in $child.
+child=
+enter_scratch_dir() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamcut-$1.XXXXXX")
+    trap scratch_cleanup EXIT
+    cd "$tmp"
+}
+scratch_cleanup() {
+    if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then kill -KILL "$child" 2>/dev/null || true; fi
+    rm -rf "$tmp"
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}

@@ -18,14 +18,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamcut-event.XXXXXX")
-child=
-cleanup() {
-    if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then kill -KILL "$child" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp"
+enter_scratch_dir event
 
 PRE_ROLL=3
 POST_ROLL=2
