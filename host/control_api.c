@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../modules/common/segment_record.h"
 #include "log.h"
 #include "metrics.h"
 #include "stats_report.h"
@@ -34,6 +35,13 @@
  * recurses) sees the body. */
 #define JSON_MAX_DEPTH 32
 #define EVENT_NAME_MAX 128
+/* Clip orders kept for polling; the oldest finished ones go first. */
+#define CLIP_ORDERS_KEPT 256
+/* How long POST .../clip with no post-roll waits for the sinks before it
+ * answers 202 and leaves the rest to polling. */
+#define CLIP_WAIT_US (30 * G_USEC_PER_SEC)
+#define CLIP_MAX_PRE_S (24 * 3600.0)
+#define CLIP_MAX_POST_S 3600.0
 
 struct sc_control {
     sc_pipeline *pipeline;
@@ -47,6 +55,8 @@ struct sc_control {
     atomic_uint_least64_t refused_connections;
     gint64 started_us;
     char display[80];
+    GMutex orders_lock;
+    GQueue orders;                /* sc_clip_order* (references), oldest first */
 };
 
 typedef struct request_state {
@@ -240,29 +250,62 @@ static bool valid_event_name(const char *name)
     return true;
 }
 
+/* The body as a JSON object with only `known` members (NULL-terminated);
+ * NULL when it is not, with a 400 (or 503) queued in *result. The caller
+ * unrefs *parser. */
+static JsonObject *parse_body(sc_control *control, struct MHD_Connection *connection, const GString *body,
+                              const char *const *known, const char *expected, JsonParser **parser,
+                              enum MHD_Result *result)
+{
+    *parser = NULL;
+    if (atomic_load(&control->pipeline->stopping)) {
+        *result = respond_error(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "the pipeline is shutting down");
+        return NULL;
+    }
+    if (json_depth(body->str, body->len) > JSON_MAX_DEPTH) {
+        *result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+        return NULL;
+    }
+    *parser = json_parser_new();
+    GError *error = NULL;
+    if (!json_parser_load_from_data(*parser, body->str, (gssize)body->len, &error)) {
+        *result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "bad JSON: %s", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    JsonNode *root = json_parser_get_root(*parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        *result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+        return NULL;
+    }
+    JsonObject *object = json_node_get_object(root);
+    GList *members = json_object_get_members(object);
+    for (GList *member = members; member; member = member->next) {
+        bool found = false;
+        for (const char *const *name = known; *name && !found; name++) found = strcmp(member->data, *name) == 0;
+        if (!found) {
+            *result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "unknown member \"%s\" (expected %s)",
+                                    (const char *)member->data, expected);
+            g_list_free(members);
+            return NULL;
+        }
+    }
+    g_list_free(members);
+    return object;
+}
+
 static enum MHD_Result post_event(sc_control *control, struct MHD_Connection *connection, sc_source_runtime *source,
                                   const GString *body)
 {
-    if (atomic_load(&control->pipeline->stopping))
-        return respond_error(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "the pipeline is shutting down");
-    if (json_depth(body->str, body->len) > JSON_MAX_DEPTH)
-        return respond_error(connection, MHD_HTTP_BAD_REQUEST, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
-    JsonParser *parser = json_parser_new();
-    GError *error = NULL;
-    if (!json_parser_load_from_data(parser, body->str, (gssize)body->len, &error)) {
-        enum MHD_Result result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "bad JSON: %s", error->message);
-        g_error_free(error);
-        g_object_unref(parser);
+    static const char *const known[] = {"name", "time", "pre_roll", "post_roll", "payload", NULL};
+    JsonParser *parser;
+    enum MHD_Result result = MHD_NO;
+    JsonObject *object = parse_body(control, connection, body, known, "name, time, pre_roll, post_roll, payload",
+                                    &parser, &result);
+    if (!object) {
+        if (parser) g_object_unref(parser);
         return result;
     }
-    JsonNode *root = json_parser_get_root(parser);
-    enum MHD_Result result;
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
-        g_object_unref(parser);
-        return result;
-    }
-    JsonObject *object = json_node_get_object(root);
     JsonNode *name_node = json_object_get_member(object, "name");
     if (!name_node || !JSON_NODE_HOLDS_VALUE(name_node) || json_node_get_value_type(name_node) != G_TYPE_STRING ||
         !valid_event_name(json_node_get_string(name_node))) {
@@ -272,21 +315,6 @@ static enum MHD_Result post_event(sc_control *control, struct MHD_Connection *co
         g_object_unref(parser);
         return result;
     }
-    static const char *const known[] = {"name", "time", "pre_roll", "post_roll", "payload"};
-    GList *members = json_object_get_members(object);
-    for (GList *member = members; member; member = member->next) {
-        bool found = false;
-        for (size_t i = 0; i < G_N_ELEMENTS(known) && !found; i++) found = strcmp(member->data, known[i]) == 0;
-        if (!found) {
-            result = respond_error(connection, MHD_HTTP_BAD_REQUEST,
-                                   "unknown member \"%s\" (expected name, time, pre_roll, post_roll, payload)",
-                                   (const char *)member->data);
-            g_list_free(members);
-            g_object_unref(parser);
-            return result;
-        }
-    }
-    g_list_free(members);
     sc_event event = {.struct_size = sizeof event, .name = json_node_get_string(name_node)};
     const char *why = NULL;
     const char *bad = !seconds_member(object, "time", false, &event.time, &why)          ? "time"
@@ -338,6 +366,156 @@ static enum MHD_Result post_event(sc_control *control, struct MHD_Connection *co
 
 static bool method_is(const char *method, const char *expected) { return strcmp(method, expected) == 0; }
 
+static void remember_order(sc_control *control, sc_clip_order *order)
+{
+    g_mutex_lock(&control->orders_lock);
+    g_queue_push_tail(&control->orders, sc_clip_order_ref(order));
+    for (GList *link = control->orders.head; link && control->orders.length > CLIP_ORDERS_KEPT;) {
+        GList *next = link->next;
+        sc_clip_order *old = link->data;
+        if (sc_clip_order_wait(old, 0)) {
+            g_queue_delete_link(&control->orders, link);
+            sc_clip_order_unref(old);
+        }
+        link = next;
+    }
+    g_mutex_unlock(&control->orders_lock);
+}
+
+static sc_clip_order *find_order(sc_control *control, uint64_t id)
+{
+    sc_clip_order *found = NULL;
+    g_mutex_lock(&control->orders_lock);
+    for (GList *link = control->orders.head; link && !found; link = link->next)
+        if (((sc_clip_order *)link->data)->id == id) found = sc_clip_order_ref(link->data);
+    g_mutex_unlock(&control->orders_lock);
+    return found;
+}
+
+/* 200 with the segment record once the sinks are through, 409 when the
+ * window held nothing, 202 while it is being cut or written. */
+static enum MHD_Result order_status(sc_control *control, struct MHD_Connection *connection, sc_clip_order *order)
+{
+    (void)control;
+    if (sc_clip_order_wait(order, 0)) {
+        if (!order->segment)
+            return respond_error(connection, MHD_HTTP_CONFLICT,
+                                 "clip %" G_GUINT64_FORMAT ": the buffer held nothing in that window", order->id);
+        record_source from = {.host = sc_host_api_table(), .ctx = NULL};
+        text_buffer record = {0};
+        segment_record_append(&from, &record, order->segment);
+        if (record.failed) {
+            text_buffer_free(&record);
+            return MHD_NO;
+        }
+        char *text = g_strdup(record.data);
+        text_buffer_free(&record);
+        return respond_json(connection, MHD_HTTP_OK, text);
+    }
+    char *text = g_strdup_printf("{\"id\":%" G_GUINT64_FORMAT ",\"status\":\"pending\",\"poll\":\"/v1/clips/%"
+                                 G_GUINT64_FORMAT "\"}", order->id, order->id);
+    return respond_json(connection, MHD_HTTP_ACCEPTED, text);
+}
+
+/* The named sinks (every sink when absent); NULL with a 400 queued. */
+static GPtrArray *clip_sinks(sc_control *control, struct MHD_Connection *connection, JsonObject *object,
+                             enum MHD_Result *result)
+{
+    GPtrArray *all = control->pipeline->sinks, *chosen = g_ptr_array_new();
+    JsonNode *node = json_object_get_member(object, "sinks");
+    if (!node || JSON_NODE_HOLDS_NULL(node)) {
+        for (guint i = 0; i < all->len; i++) g_ptr_array_add(chosen, g_ptr_array_index(all, i));
+    } else if (!JSON_NODE_HOLDS_ARRAY(node)) {
+        *result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "\"sinks\" must be an array of sink names");
+        g_ptr_array_free(chosen, TRUE);
+        return NULL;
+    } else {
+        JsonArray *names = json_node_get_array(node);
+        for (guint n = 0; n < json_array_get_length(names); n++) {
+            JsonNode *name = json_array_get_element(names, n);
+            const char *text = JSON_NODE_HOLDS_VALUE(name) && json_node_get_value_type(name) == G_TYPE_STRING
+                                   ? json_node_get_string(name) : NULL;
+            sc_sink_runtime *sink = NULL;
+            for (guint i = 0; text && i < all->len && !sink; i++)
+                if (strcmp(((sc_sink_runtime *)g_ptr_array_index(all, i))->ctx->name, text) == 0)
+                    sink = g_ptr_array_index(all, i);
+            bool twice = false;
+            for (guint i = 0; sink && i < chosen->len; i++) twice = twice || chosen->pdata[i] == sink;
+            if (!sink || twice) {
+                *result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "\"sinks\"[%u]: %s", n,
+                                        !text ? "not a string" : twice ? "listed twice" : "no sink of that name");
+                g_ptr_array_free(chosen, TRUE);
+                return NULL;
+            }
+            g_ptr_array_add(chosen, sink);
+        }
+    }
+    if (chosen->len == 0) {
+        *result = respond_error(connection, MHD_HTTP_BAD_REQUEST, "no sink to hand the clip to");
+        g_ptr_array_free(chosen, TRUE);
+        return NULL;
+    }
+    return chosen;
+}
+
+static enum MHD_Result post_clip(sc_control *control, struct MHD_Connection *connection, sc_source_runtime *source,
+                                 const GString *body)
+{
+    static const char *const known[] = {"pre", "post", "sinks", "label", NULL};
+    JsonParser *parser;
+    enum MHD_Result result = MHD_NO;
+    JsonObject *object = parse_body(control, connection, body, known, "pre, post, sinks, label", &parser, &result);
+    if (!object) {
+        if (parser) g_object_unref(parser);
+        return result;
+    }
+    int64_t pre, post;
+    const char *why = NULL;
+    if (!seconds_member(object, "pre", false, &pre, &why) || pre == SC_TIME_NONE || pre <= 0 ||
+        pre > (int64_t)(CLIP_MAX_PRE_S * 1e9)) {
+        result = respond_error(connection, MHD_HTTP_BAD_REQUEST,
+                               "\"pre\" must be the seconds to keep before now, more than 0 and at most %.0f",
+                               CLIP_MAX_PRE_S);
+        g_object_unref(parser);
+        return result;
+    }
+    if (!seconds_member(object, "post", false, &post, &why) || post > (int64_t)(CLIP_MAX_POST_S * 1e9)) {
+        result = respond_error(connection, MHD_HTTP_BAD_REQUEST,
+                               "\"post\" must be the seconds still to come, 0 to %.0f", CLIP_MAX_POST_S);
+        g_object_unref(parser);
+        return result;
+    }
+    if (post == SC_TIME_NONE) post = 0;
+    const char *label = "clip";
+    JsonNode *label_node = json_object_get_member(object, "label");
+    if (label_node) {
+        if (!JSON_NODE_HOLDS_VALUE(label_node) || json_node_get_value_type(label_node) != G_TYPE_STRING ||
+            !valid_event_name(json_node_get_string(label_node))) {
+            result = respond_error(connection, MHD_HTTP_BAD_REQUEST,
+                                   "\"label\" must be a string of 1 to %d characters without control characters",
+                                   EVENT_NAME_MAX);
+            g_object_unref(parser);
+            return result;
+        }
+        label = json_node_get_string(label_node);
+    }
+    GPtrArray *sinks = clip_sinks(control, connection, object, &result);
+    if (!sinks) {
+        g_object_unref(parser);
+        return result;
+    }
+    sc_clip_order *order = sc_clip_order_new(source, pre, post, label, sinks, &why);
+    g_ptr_array_free(sinks, TRUE);
+    g_object_unref(parser);
+    if (!order) return respond_error(connection, MHD_HTTP_CONFLICT, "stream \"%s\": %s", source->ctx->name, why);
+    sc_ctx_counter_add(source->ctx, "control_clips", 1);
+    remember_order(control, order);
+    if (post == 0) sc_clip_order_wait(order, g_get_monotonic_time() + CLIP_WAIT_US);
+    result = order_status(control, connection, order);
+    sc_clip_order_unref(order);
+    return result;
+}
+
 static enum MHD_Result wrong_method(struct MHD_Connection *connection, const char *allowed)
 {
     char *message = g_strdup_printf("{\"error\":\"method not allowed; use %s\",\"status\":405}", allowed);
@@ -380,6 +558,17 @@ static enum MHD_Result route(sc_control *control, struct MHD_Connection *connect
         if (!method_is(method, "GET") && !method_is(method, "HEAD")) return wrong_method(connection, "GET");
         return respond_json(connection, MHD_HTTP_OK, streams_json(pipeline));
     }
+    if (g_str_has_prefix(url, "/v1/clips/")) {
+        if (!method_is(method, "GET") && !method_is(method, "HEAD")) return wrong_method(connection, "GET");
+        char *end = NULL;
+        const char *digits = url + strlen("/v1/clips/");
+        guint64 id = g_ascii_strtoull(digits, &end, 10);
+        sc_clip_order *order = *digits && end && !*end ? find_order(control, id) : NULL;
+        if (!order) return respond_error(connection, MHD_HTTP_NOT_FOUND, "no clip %s", digits);
+        enum MHD_Result result = order_status(control, connection, order);
+        sc_clip_order_unref(order);
+        return result;
+    }
     if (g_str_has_prefix(url, "/v1/streams/")) {
         const char *rest = url + strlen("/v1/streams/");
         const char *slash = strchr(rest, '/');
@@ -394,6 +583,9 @@ static enum MHD_Result route(sc_control *control, struct MHD_Connection *connect
                          : wrong_method(connection, "GET");
         } else if (strcmp(slash, "/events") == 0) {
             result = method_is(method, "POST") ? post_event(control, connection, source, body)
+                                               : wrong_method(connection, "POST");
+        } else if (strcmp(slash, "/clip") == 0) {
+            result = method_is(method, "POST") ? post_clip(control, connection, source, body)
                                                : wrong_method(connection, "POST");
         } else {
             result = respond_error(connection, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
@@ -582,10 +774,14 @@ static void add_allowed(GPtrArray *hosts, const char *name)
     else g_free(lower);
 }
 
+static void unref_order(gpointer order) { sc_clip_order_unref(order); }
+
 void sc_control_stop(sc_control *control)
 {
     if (!control) return;
     if (control->daemon) MHD_stop_daemon(control->daemon);
+    g_queue_clear_full(&control->orders, unref_order);
+    g_mutex_clear(&control->orders_lock);
     uint64_t refused = atomic_load(&control->refused_connections);
     if (refused) sc_log(SC_LOG_INFO, NULL, "control API: %" G_GUINT64_FORMAT " connections refused over the cap", (guint64)refused);
     if (control->listen_fd >= 0) close(control->listen_fd);
@@ -621,6 +817,7 @@ sc_control *sc_control_start(sc_pipeline *pipeline, const char *config_path, GPt
     control->max_body = (size_t)host_option(pipeline, "control_max_body")->as_int;
     control->max_connections = (int)host_option(pipeline, "control_max_connections")->as_int;
     control->started_us = g_get_monotonic_time();
+    g_mutex_init(&control->orders_lock);
     control->allowed_hosts = g_ptr_array_new_with_free_func(g_free);
     add_allowed(control->allowed_hosts, "localhost");
     add_allowed(control->allowed_hosts, "127.0.0.1");

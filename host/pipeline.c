@@ -627,6 +627,30 @@ static void build_group(sc_pipeline *pipeline, sc_ctx *ctx, GPtrArray *errors)
     g_ptr_array_add(pipeline->strategies, driver);
 }
 
+/* With the control API, every source gets a replay runtime for clip
+ * orders: a module-less strategy named "replay" following its buffer. */
+static void add_replay_runtime(sc_pipeline *pipeline, sc_source_runtime *source)
+{
+    sc_ctx *ctx = g_new0(sc_ctx, 1);
+    ctx->kind = SC_SECTION_HOST; /* not a configured strategy: stats and teardown pass it by */
+    ctx->name = g_strdup("replay");
+    ctx->pipeline = pipeline;
+    ctx->source = source;
+    g_mutex_init(&ctx->counters_lock);
+    ctx->counters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    sc_strategy_runtime *replay = new_strategy_runtime(ctx, source);
+    replay->replay = true;
+    ctx->strategy = replay;
+    source->replay = replay;
+    g_ptr_array_add(pipeline->strategies, replay);
+}
+
+static bool control_configured(sc_pipeline *pipeline)
+{
+    const sc_option_value *control = find_value(pipeline->host_options, "control");
+    return control && control->text && *control->text;
+}
+
 static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
 {
     const char *path = pipeline->config->path;
@@ -638,6 +662,7 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
         sc_source_runtime *source = new_source_runtime(ctx);
         if (pipeline->governor) sc_memory_governor_add(pipeline->governor, source->buffer);
         g_ptr_array_add(pipeline->sources, source);
+        if (control_configured(pipeline)) add_replay_runtime(pipeline, source);
     }
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
@@ -704,7 +729,10 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
     }
     for (guint i = 0; i < pipeline->sinks->len; i++) {
         sc_sink_runtime *sink = g_ptr_array_index(pipeline->sinks, i);
-        if (!sink->has_inputs)
+        /* With the control API a sink may serve clip orders only. */
+        if (!sink->has_inputs && control_configured(pipeline))
+            sc_log(SC_LOG_INFO, sink->ctx->name, "receives only clips ordered through the control API");
+        else if (!sink->has_inputs)
             add_error(errors, path, sink->ctx->section->line,
                       "[sink %s]: receives nothing: give it 'from = STRATEGY' or name it in a strategy's "
                       "quality.reject_sink", sink->ctx->name);
@@ -745,8 +773,18 @@ static void free_source_runtime(sc_source_runtime *source)
     g_free(source);
 }
 
+static void unref_order(gpointer order) { sc_clip_order_unref(order); }
+
 static void free_strategy_runtime(sc_strategy_runtime *strategy)
 {
+    g_queue_clear_full(&strategy->orders, unref_order);
+    if (strategy->replay) {
+        sc_ctx *ctx = strategy->ctx;
+        g_hash_table_destroy(ctx->counters);
+        g_mutex_clear(&ctx->counters_lock);
+        g_free(ctx->name);
+        g_free(ctx);
+    }
     g_ptr_array_free(strategy->file_sinks, TRUE);
     g_ptr_array_free(strategy->record_sinks, TRUE);
     g_ptr_array_free(strategy->pending, TRUE);

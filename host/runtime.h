@@ -22,6 +22,7 @@ typedef struct sc_source_runtime sc_source_runtime;
 typedef struct sc_strategy_runtime sc_strategy_runtime;
 typedef struct sc_sink_runtime sc_sink_runtime;
 typedef struct sc_sync_group sc_sync_group;
+typedef struct sc_clip_order sc_clip_order;
 
 /** One resolved option of an instance: module schema or host key. */
 typedef struct sc_option_value {
@@ -92,6 +93,7 @@ struct sc_source_runtime {
     char *resolver;               /* the section's resolver command, or NULL */
     int64_t resolver_timeout_ns;
     GPtrArray *strategies;        /* sc_strategy_runtime* reading this source */
+    sc_strategy_runtime *replay;  /* with the control API: cuts clip orders */
 };
 
 typedef struct sc_pending_segment sc_pending_segment;
@@ -123,6 +125,10 @@ struct sc_strategy_runtime {
     int member;                   /* shadow: index in the group; driver: -1 */
     GMutex requests_lock;
     GQueue requests;              /* shadow: struct sync_request* to resolve */
+    /* A source's replay runtime (control API): no module either; it cuts
+     * the windows of clip orders and hands them to the sinks they name. */
+    bool replay;
+    GQueue orders;                /* replay: sc_clip_order* (references) to cut */
     atomic_uint_least64_t segments_emitted;
     atomic_uint_least64_t segments_empty;
     atomic_uint_least64_t segments_rejected;
@@ -227,7 +233,41 @@ void sc_sync_group_free(sc_sync_group *group);
 const sc_segment_set *sc_segment_set_ref(const sc_segment_set *set);
 void sc_segment_set_unref(const sc_segment_set *set);
 
+/* replay.c: clip orders (POST /v1/streams/{id}/clip) */
+/** One replay-buffer clip: the window [start, end) of a source, cut by its
+ * replay runtime and handed to the sinks it names (file sinks first). */
+struct sc_clip_order {
+    gint refs;                    /* atomic: the control API and the pipeline */
+    uint64_t id;
+    int64_t start;                /* on the source timeline, ns */
+    int64_t end;
+    char *label;
+    GPtrArray *file_sinks;        /* sc_sink_runtime*, borrowed */
+    GPtrArray *record_sinks;
+    GMutex lock;
+    GCond finished;
+    bool done;                    /* every sink is through with it, or nothing was there */
+    const sc_segment *segment;    /* reference; NULL until cut, or when empty */
+    atomic_int items_left;        /* record sinks' items + 1 for the file sinks as a whole */
+};
+/** Orders [now - pre, now + post) from `source` ("now": its newest packet)
+ * for `sinks` (sc_sink_runtime*). NULL with *why when it cannot. */
+sc_clip_order *sc_clip_order_new(sc_source_runtime *source, int64_t pre, int64_t post, const char *label,
+                                 GPtrArray *sinks, const char **why);
+sc_clip_order *sc_clip_order_ref(sc_clip_order *order);
+void sc_clip_order_unref(sc_clip_order *order);
+/** Waits until done or `deadline_us` (g_get_monotonic_time); true when done. */
+bool sc_clip_order_wait(sc_clip_order *order, gint64 deadline_us);
+/** Cut (segment, referenced by the order) or found empty (NULL): dispatches. */
+void sc_clip_order_cut(sc_clip_order *order, const sc_segment *segment);
+/** A sink finished with its item (written, failed or dropped). */
+void sc_clip_order_item_done(sc_clip_order *order);
+/** The replay thread: turn queued orders into pending segments. */
+void sc_strategy_runtime_take_orders(sc_strategy_runtime *replay);
+
 /* sink_runner.c */
+/** Hand a clip order's segment to its sinks (file sinks first). */
+void sc_sink_dispatch_order(sc_clip_order *order);
 /** Hand a finished set to the group's sinks (file sinks first). */
 void sc_sink_dispatch_set(sc_sync_group *group, const sc_segment_set *set);
 /** Hand a finished segment to the strategy's sinks (file sinks first), or

@@ -28,6 +28,7 @@ typedef struct delivery {
     sc_strategy_runtime *strategy;
     const sc_segment_set *set;
     sc_sync_group *group;
+    sc_clip_order *order;        /* a clip order's own sinks (reference held) */
     atomic_int file_items_left;
 } delivery;
 
@@ -35,10 +36,11 @@ typedef struct sink_item {
     const sc_segment *segment;   /* reference held; NULL for a set */
     const sc_segment_set *set;   /* reference held; for sinks with consume_set */
     delivery *pending;           /* non-NULL for file sinks */
+    sc_clip_order *order;        /* a clip order's record-sink item (reference held) */
 } sink_item;
 
 static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, const sc_segment_set *set, delivery *pending,
-                    bool may_block);
+                    sc_clip_order *order, bool may_block);
 
 static bool takes_sets(const sc_sink_runtime *sink)
 {
@@ -57,27 +59,31 @@ static int set_items(const sc_sink_runtime *sink, const sc_segment_set *set)
 static void enqueue_set(sc_sink_runtime *sink, const sc_segment_set *set, delivery *pending, bool may_block)
 {
     if (takes_sets(sink)) {
-        enqueue(sink, NULL, set, pending, may_block);
+        enqueue(sink, NULL, set, pending, NULL, may_block);
         return;
     }
     for (size_t i = 0; i < set->member_count; i++)
-        if (set->segments[i]) enqueue(sink, set->segments[i], NULL, pending, may_block);
+        if (set->segments[i]) enqueue(sink, set->segments[i], NULL, pending, NULL, may_block);
 }
 
 static void deliver_to_records(delivery *done, bool may_block)
 {
-    GPtrArray *sinks = done->group ? done->group->record_sinks : done->strategy->record_sinks;
+    GPtrArray *sinks = done->order ? done->order->record_sinks
+                     : done->group ? done->group->record_sinks : done->strategy->record_sinks;
     for (guint i = 0; i < sinks->len; i++) {
         sc_sink_runtime *sink = g_ptr_array_index(sinks, i);
         if (done->set) enqueue_set(sink, done->set, NULL, may_block);
-        else enqueue(sink, done->segment, NULL, NULL, may_block);
+        else enqueue(sink, done->segment, NULL, NULL, done->order, may_block);
     }
+    /* The file sinks, as one item of the order, are through. */
+    if (done->order) sc_clip_order_item_done(done->order);
 }
 
 static void delivery_free(delivery *done)
 {
     sc_segment_unref(done->segment);
     sc_segment_set_unref(done->set);
+    if (done->order) sc_clip_order_unref(done->order);
     g_free(done);
 }
 
@@ -92,6 +98,10 @@ static void delivery_done(delivery *pending)
 static void item_finish(sink_item *item)
 {
     if (item->pending) delivery_done(item->pending);
+    if (item->order) {
+        sc_clip_order_item_done(item->order);
+        sc_clip_order_unref(item->order);
+    }
     sc_segment_unref(item->segment);
     sc_segment_set_unref(item->set);
     g_free(item);
@@ -126,12 +136,13 @@ static void schedule(sc_sink_runtime *sink)
 }
 
 static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, const sc_segment_set *set, delivery *pending,
-                    bool may_block)
+                    sc_clip_order *order, bool may_block)
 {
     sink_item *item = g_new0(sink_item, 1);
     item->segment = segment ? sc_segment_ref(segment) : NULL;
     item->set = set ? sc_segment_set_ref(set) : NULL;
     item->pending = pending;
+    item->order = order ? sc_clip_order_ref(order) : NULL;
     sink_item *dropped = NULL;
     g_mutex_lock(&sink->lock);
     sc_overflow_policy policy = effective_policy(sink, segment, set_is_live(set));
@@ -256,7 +267,7 @@ void sc_sink_runtime_close(sc_sink_runtime *sink)
 void sc_sink_dispatch(sc_strategy_runtime *strategy, const sc_segment *segment, sc_sink_runtime *only)
 {
     if (only) {
-        enqueue(only, segment, NULL, NULL, true);
+        enqueue(only, segment, NULL, NULL, NULL, true);
         return;
     }
     delivery *pending = g_new0(delivery, 1);
@@ -269,7 +280,22 @@ void sc_sink_dispatch(sc_strategy_runtime *strategy, const sc_segment *segment, 
     }
     atomic_init(&pending->file_items_left, (int)strategy->file_sinks->len);
     for (guint i = 0; i < strategy->file_sinks->len; i++)
-        enqueue(g_ptr_array_index(strategy->file_sinks, i), segment, NULL, pending, true);
+        enqueue(g_ptr_array_index(strategy->file_sinks, i), segment, NULL, pending, NULL, true);
+}
+
+void sc_sink_dispatch_order(sc_clip_order *order)
+{
+    delivery *pending = g_new0(delivery, 1);
+    pending->segment = sc_segment_ref(order->segment);
+    pending->order = sc_clip_order_ref(order);
+    if (order->file_sinks->len == 0) {
+        deliver_to_records(pending, true);
+        delivery_free(pending);
+        return;
+    }
+    atomic_init(&pending->file_items_left, (int)order->file_sinks->len);
+    for (guint i = 0; i < order->file_sinks->len; i++)
+        enqueue(g_ptr_array_index(order->file_sinks, i), order->segment, NULL, pending, NULL, true);
 }
 
 void sc_sink_dispatch_set(sc_sync_group *group, const sc_segment_set *set)

@@ -35,6 +35,7 @@ struct sc_pending_segment {
     size_t thinned_packets;     /* holes the buffer had left in its range */
     sc_keyframe_entry keyframe;
     GPtrArray *packets;         /* candidates, references held */
+    sc_clip_order *order;       /* replay: the clip order it cuts (reference) */
 };
 
 static void pending_free(sc_pending_segment *pending)
@@ -43,6 +44,7 @@ static void pending_free(sc_pending_segment *pending)
     g_ptr_array_free(pending->packets, TRUE);
     g_free(pending->label);
     g_free(pending->extra_json);
+    if (pending->order) sc_clip_order_unref(pending->order);
     g_free(pending);
 }
 
@@ -187,6 +189,7 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
     bool member_of_group = strategy->group && strategy->member >= 0;
     if (!complete) pending->flags |= SC_SEGMENT_PARTIAL;
     if (!pending->anchored || !covers_window(strategy, pending)) {
+        if (pending->order) sc_clip_order_cut(pending->order, NULL);
         if (member_of_group) sc_sync_group_deliver(strategy->group, strategy->member, pending->index, NULL);
         atomic_fetch_add(&strategy->segments_empty, 1);
         sc_log(SC_LOG_DEBUG, ctx->name, "segment %" G_GUINT64_FORMAT " has no packets; not delivered", pending->index);
@@ -203,6 +206,14 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
     box->segment.source_type = strategy->source->type;
     box->segment.start_utc = sc_reference_clock_to_utc(strategy->source->reference, pending->start);
     box->segment.end_utc = sc_reference_clock_to_utc(strategy->source->reference, pending->end);
+    if (pending->order) {
+        /* A clip order: its own sinks, no quality rules (asked for by hand). */
+        atomic_fetch_add(&strategy->segments_emitted, 1);
+        sc_clip_order_cut(pending->order, &box->segment);
+        sc_segment_unref(&box->segment);
+        pending_free(pending);
+        return;
+    }
     if (member_of_group) {
         /* A member's share of a set: the group delivers the whole set. */
         atomic_fetch_add(&strategy->segments_emitted, 1);
@@ -234,8 +245,8 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
     pending_free(pending);
 }
 
-int64_t sc_strategy_runtime_emit_indexed(sc_strategy_runtime *strategy, const sc_segment_request *request,
-                                         uint64_t index)
+static sc_pending_segment *add_pending(sc_strategy_runtime *strategy, const sc_segment_request *request,
+                                       uint64_t index)
 {
     sc_pending_segment *pending = g_new0(sc_pending_segment, 1);
     pending->index = index;
@@ -248,7 +259,27 @@ int64_t sc_strategy_runtime_emit_indexed(sc_strategy_runtime *strategy, const sc
     if (strategy->reference_stream < 0) strategy->reference_stream = sc_buffer_reference_stream(strategy->source->buffer);
     try_anchor(strategy, pending);
     g_ptr_array_add(strategy->pending, pending);
-    return (int64_t)pending->index;
+    return pending;
+}
+
+int64_t sc_strategy_runtime_emit_indexed(sc_strategy_runtime *strategy, const sc_segment_request *request,
+                                         uint64_t index)
+{
+    return (int64_t)add_pending(strategy, request, index)->index;
+}
+
+void sc_strategy_runtime_take_orders(sc_strategy_runtime *replay)
+{
+    for (;;) {
+        g_mutex_lock(&replay->requests_lock);
+        sc_clip_order *order = g_queue_pop_head(&replay->orders);
+        g_mutex_unlock(&replay->requests_lock);
+        if (!order) return;
+        sc_segment_request request = {.struct_size = sizeof request, .start = order->start, .end = order->end,
+                                      .label = order->label};
+        /* The queue's reference moves to the pending segment. */
+        add_pending(replay, &request, replay->next_index++)->order = order;
+    }
 }
 
 int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request)
@@ -375,10 +406,35 @@ static int64_t shadow_limit(sc_strategy_runtime *shadow)
     return media == SC_TIME_NONE ? SC_TIME_NONE : media + 2 * INTERLEAVE_WAIT_NS;
 }
 
+/* A source's replay runtime: follows the buffer and cuts clip orders. */
+static gpointer replay_thread(sc_strategy_runtime *replay)
+{
+    const sc_packet *batch[READ_BATCH];
+    bool at_end = false;
+    while (!at_end) {
+        size_t count = sc_buffer_read_until(replay->source->buffer, replay->reader, batch, READ_BATCH,
+                                            READ_TIMEOUT_NS, SC_TIME_NONE, &at_end);
+        sc_strategy_runtime_take_orders(replay);
+        for (size_t i = 0; i < count; i++) {
+            if (replay->reference_stream < 0)
+                replay->reference_stream = sc_buffer_reference_stream(replay->source->buffer);
+            replay->processed_end = batch[i]->seq + 1;
+            track_packet(replay, batch[i]);
+            sc_packet_unref(batch[i]);
+            complete_ready(replay, false);
+        }
+        if (count == 0) complete_ready(replay, false);
+    }
+    sc_strategy_runtime_take_orders(replay);
+    complete_ready(replay, true);
+    return NULL;
+}
+
 static gpointer strategy_thread(gpointer data)
 {
     sc_strategy_runtime *strategy = data;
     sc_ctx *ctx = strategy->ctx;
+    if (strategy->replay) return replay_thread(strategy);
     const sc_strategy_ops *ops = &ctx->module->ops.strategy;
     /* A sync group's member shadows only resolve requests: no module. */
     bool shadow = strategy->group && strategy->member >= 0;

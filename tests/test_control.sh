@@ -15,6 +15,9 @@
 # - Connection cap and idle timeout: connections past the cap are refused,
 #   a client trickling headers is dropped after control_timeout, and the
 #   API still answers afterwards.
+# - Replay-buffer clips: the last N s cut at once and answered with the
+#   written clip's record; N s back plus M s to come answered 202 and
+#   polled; only the sinks named; 400/404/409 for bad orders.
 # - Listening beyond loopback without a token is a config error (FILE:LINE).
 #
 # Exit status: 0 pass, 1 fail, 77 skip (ffmpeg/ffprobe missing).
@@ -58,6 +61,11 @@ duration = 2s
 module = jsonl
 from = moments, windows
 path = records.jsonl
+
+# Only clips ordered over HTTP reach it.
+[sink replays]
+module = clip
+path = replays/{source}-{label}-{index:03}.mp4
 EOF
 
 CONTROL_TOKEN=s3cret-token "$streamcut" run control.ini >control.out 2>control.err &
@@ -115,8 +123,8 @@ check(cam.get("state") == "live" and cam.get("type") == "TESTSRC" and buffer.get
 check("drift_ppm" in cam.get("sync", {}) and "offset_ms" in cam.get("sync", {}), "sync stats: drift_ppm, offset_ms")
 check(cam.get("strategies") == ["moments", "windows"], "strategies reading cam: %r" % cam.get("strategies"))
 status, stats = json_request("GET", "/v1/stats")
-check(status == 200 and stats.get("global", {}).get("streams") == 2 and len(stats.get("sinks", [])) == 1,
-      "/v1/stats: global streams=2 and the sink: %r" % stats.get("global"))
+check(status == 200 and stats.get("global", {}).get("streams") == 2 and len(stats.get("sinks", [])) == 2,
+      "/v1/stats: global streams=2 and both sinks: %r" % stats.get("global"))
 status, ready = json_request("GET", "/readyz")
 check(status == 503 and ready.get("not_live") == ["waiting"],
       "/readyz 503 while 'waiting' has no publisher: %r" % ready)
@@ -188,6 +196,42 @@ check(status == 405, "DELETE a stream: %d" % status)
 status, body = json_request("GET", "/v1/streams/cam/events")
 check(status == 405, "GET events: %d" % status)
 
+# --- replay-buffer clips
+status, record = json_request("POST", "/v1/streams/cam/clip", json.dumps({"pre": 2, "label": "instant"}), json_headers)
+check(status == 200 and record.get("strategy") == "replay" and record.get("label") == "instant",
+      "clip of the last 2 s answered with its record: %d %r" % (status, {k: record.get(k) for k in ("strategy", "label", "file")}))
+clip_file = (record.get("files") or {}).get("replays")
+if clip_file:
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", clip_file],
+                           capture_output=True, text=True)
+    length = float(probe.stdout.strip() or 0)
+    # From the keyframe at or before now - 2 s (GOPs of 2 s): 2 to 4 s.
+    check(probe.returncode == 0 and 1.9 <= length <= 4.2, "%s decodes, %.2f s long" % (clip_file, length))
+    check(abs(record["end"] - record["start"] - 2.0) < 0.01 and record["keyframe_start"] <= record["start"],
+          "window [%.3f, %.3f), from the keyframe at %.3f" % (record["start"], record["end"], record["keyframe_start"]))
+else:
+    check(False, "the clip record names the replays file: %r" % record)
+status, pending = json_request("POST", "/v1/streams/cam/clip",
+                               json.dumps({"pre": 1, "post": 1.5, "sinks": ["records"]}), json_headers)
+check(status == 202 and pending.get("poll", "").startswith("/v1/clips/"), "pre 1 + post 1.5: 202 %r" % pending)
+poll = pending.get("poll", "/v1/clips/0")
+status, body = json_request("GET", poll)
+check(status == 202, "polled at once: still pending (%d)" % status)
+time.sleep(2.2)
+status, record = json_request("GET", poll)
+check(status == 200 and abs(record.get("end", 0) - record.get("start", 0) - 2.5) < 0.01 and not record.get("files"),
+      "polled after the post-roll: the 2.5 s record, written by records only (%d)" % status)
+for text, expected, why in [(json.dumps({"post": 1}), 400, "no pre"), (json.dumps({"pre": 0}), 400, "pre 0"),
+                            (json.dumps({"pre": 1, "sinks": ["nope"]}), 400, "unknown sink"),
+                            (json.dumps({"pre": 1, "sinks": "replays"}), 400, "sinks not an array"),
+                            (json.dumps({"pre": 1, "post": 7200}), 400, "post over an hour")]:
+    status, body = json_request("POST", "/v1/streams/cam/clip", text, json_headers)
+    check(status == expected, "clip with %s: %d %r" % (why, status, body.get("error")))
+status, body = json_request("POST", "/v1/streams/waiting/clip", json.dumps({"pre": 1}), json_headers)
+check(status == 409 and "nothing is buffered" in body.get("error", ""), "clip of a stream with nothing buffered: %d" % status)
+status, body = json_request("GET", "/v1/clips/999999")
+check(status == 404, "unknown clip id: %d" % status)
+
 # --- connection cap and idle timeout
 idle = []
 for _ in range(4):
@@ -230,6 +274,8 @@ if events:
     check(event.get("payload", {}).get("team") == "home", "payload carried: %r" % event.get("payload"))
 windows = [r for r in records if r.get("strategy") == "windows"]
 check(len(windows) >= 3, "fixed windows kept flowing meanwhile: %d" % len(windows))
+replays = [r for r in records if r.get("strategy") == "replay"]
+check(len(replays) == 2, "both clips reached the records sink too: %d" % len(replays))
 sys.exit(1 if failures else 0)
 EOF
 if python3 client.py "$port" s3cret-token; then pass "the client's checks"; else fail "the client's checks (above)"; fi
