@@ -8,10 +8,10 @@
  */
 #include <streamcut/streamcut.h>
 
-#include "path_template.h"
+#include "../common/output_file.h"
+#include "../common/path_template.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -88,52 +88,10 @@ static const sc_option_spec clip_options[] = {
 
 /* ---- files and folders ---- */
 
-/* mkdir -p with mode 0755. Returns 0 or an errno value. */
-static int make_folders(const char *path)
-{
-    char partial[PATH_MAX];
-    size_t length = strlen(path);
-    if (length == 0)
-        return 0;
-    if (length >= sizeof(partial))
-        return ENAMETOOLONG;
-    memcpy(partial, path, length + 1);
-    for (size_t i = 1; i <= length; i++) {
-        if (partial[i] != '/' && partial[i] != '\0')
-            continue;
-        char saved = partial[i];
-        partial[i] = '\0';
-        if (mkdir(partial, 0755) != 0 && errno != EEXIST)
-            return errno;
-        partial[i] = saved;
-    }
-    struct stat info;
-    if (stat(path, &info) != 0)
-        return errno;
-    return S_ISDIR(info.st_mode) ? 0 : ENOTDIR;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t size)
-{
-    while (size > 0) {
-        ssize_t written = write(fd, data, size);
-        if (written < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (written == 0)
-            return EIO;
-        data += written;
-        size -= (size_t)written;
-    }
-    return 0;
-}
-
 static int avio_write_to_fd(void *opaque, avio_write_buffer buffer, int size)
 {
     int fd = *(const int *)opaque;
-    int error = write_all(fd, buffer, (size_t)size);
+    int error = sc_output_write_all(fd, buffer, (size_t)size);
     return error ? AVERROR(error) : size;
 }
 
@@ -614,44 +572,6 @@ done:
     return status;
 }
 
-/* "dir/.name.tmp-XXXXXX" for mkostemp, kept within NAME_MAX. */
-static int temp_path_for(const char *final_path, char *out, size_t outlen)
-{
-    const char *slash = strrchr(final_path, '/');
-    size_t folder_length = slash ? (size_t)(slash - final_path + 1) : 0;
-    const char *name = final_path + folder_length;
-    int name_length = (int)strlen(name);
-    const int room = NAME_MAX - (int)strlen("..tmp-XXXXXX");
-    if (name_length > room)
-        name_length = room;
-    int written = snprintf(out, outlen, "%.*s.%.*s.tmp-XXXXXX", (int)folder_length, final_path,
-                           name_length, name);
-    return written > 0 && (size_t)written < outlen ? 0 : -1;
-}
-
-/* Moves the finished temp file into place. Returns 0, EEXIST (no overwrite
- * and the name is taken), or another errno value. */
-static int publish_file(const char *temp_path, const char *final_path, int overwrite)
-{
-    if (overwrite)
-        return rename(temp_path, final_path) == 0 ? 0 : errno;
-    if (renameat2(AT_FDCWD, temp_path, AT_FDCWD, final_path, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return errno;
-    /* Filesystems without RENAME_NOREPLACE: link() also refuses existing names. */
-    if (link(temp_path, final_path) != 0)
-        return errno;
-    unlink(temp_path);
-    return 0;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat info;
-    return lstat(path, &info) == 0;
-}
-
 static void count(clip_sink *sink, const char *name, int64_t delta)
 {
     if (delta != 0)
@@ -705,41 +625,28 @@ static int clip_consume(void *instance, const sc_segment *segment)
         count(sink, "empty_segments", 1);
         return SC_OK;
     }
-    if (!sink->overwrite && file_exists(final_path)) {
+    if (!sink->overwrite && sc_output_exists(final_path)) {
         host->log(sink->ctx, SC_LOG_WARNING, "%s: exists, skipped (overwrite = false)", final_path);
         count(sink, "exists", 1);
         return SC_OK;
     }
 
     char folder[PATH_MAX];
-    snprintf(folder, sizeof(folder), "%s", final_path);
-    char *last_slash = strrchr(folder, '/');
-    if (last_slash != NULL) {
-        if (last_slash == folder)
-            last_slash[1] = '\0';
-        else
-            *last_slash = '\0';
-        int folder_error = make_folders(folder);
-        if (folder_error != 0) {
-            host->log(sink->ctx, SC_LOG_ERROR, "%s: cannot create folder %s: %s", final_path,
-                      folder, strerror(folder_error));
-            return SC_ERR_IO;
-        }
+    int folder_error = sc_output_make_parent_folder(final_path, folder, sizeof(folder));
+    if (folder_error != 0) {
+        host->log(sink->ctx, SC_LOG_ERROR, "%s: cannot create folder %s: %s", final_path,
+                  folder, strerror(folder_error));
+        return SC_ERR_IO;
     }
 
     char temp_path[PATH_MAX];
-    if (temp_path_for(final_path, temp_path, sizeof(temp_path)) != 0) {
-        host->log(sink->ctx, SC_LOG_ERROR, "%s: path too long for a temporary file", final_path);
-        return SC_ERR_INVALID;
-    }
-    int fd = mkostemp(temp_path, O_CLOEXEC);
+    int fd = sc_output_open_temp(final_path, temp_path, sizeof(temp_path));
     if (fd < 0) {
+        int open_error = errno;
         host->log(sink->ctx, SC_LOG_ERROR, "%s: cannot create a temporary file: %s", final_path,
-                  strerror(errno));
-        return SC_ERR_IO;
+                  strerror(open_error));
+        return open_error == ENAMETOOLONG ? SC_ERR_INVALID : SC_ERR_IO;
     }
-    /* mkostemp makes 0600; clips are meant to be shared like any output. */
-    fchmod(fd, 0644);
 
     int64_t started = host->monotonic_ns();
     clip_job job = { .sink = sink, .segment = segment, .final_path = final_path, .fd = fd };
@@ -760,7 +667,7 @@ static int clip_consume(void *instance, const sc_segment *segment)
         return status_from_averror(status);
     }
 
-    int publish_error = publish_file(temp_path, final_path, sink->overwrite);
+    int publish_error = sc_output_publish(temp_path, final_path, sink->overwrite);
     if (publish_error != 0) {
         unlink(temp_path);
         if (publish_error == EEXIST) {
@@ -837,7 +744,7 @@ static int clip_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
 
     const char *template_text = host->option_string(ctx, "path");
     char error[512];
-    sink->path_template = sc_path_template_parse(template_text, error, sizeof(error));
+    sink->path_template = sc_path_template_parse(template_text, 0, error, sizeof(error));
     if (sink->path_template == NULL) {
         host->log(ctx, SC_LOG_ERROR, "path = %s: %s", template_text ? template_text : "(unset)",
                   error);
@@ -863,7 +770,7 @@ static int clip_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     sprintf(sink->instance_attr_key, "file.%s", name);
 
     const char *base = sc_path_template_base(sink->path_template);
-    int folder_error = make_folders(base);
+    int folder_error = sc_output_make_folders(base);
     if (folder_error != 0) {
         host->log(ctx, SC_LOG_ERROR, "cannot create the base folder %s: %s", base,
                   strerror(folder_error));
