@@ -8,6 +8,7 @@
  */
 #include <streamcut/streamcut.h>
 
+#include "../common/av_codec.h"
 #include "../common/output_file.h"
 #include "../common/path_template.h"
 
@@ -25,10 +26,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
-#include <libavutil/channel_layout.h>
 #include <libavutil/mathematics.h>
-#include <libavutil/pixdesc.h>
-#include <libavutil/samplefmt.h>
 
 #define IO_BUFFER_SIZE (64 * 1024)
 /* How many distinct "cannot write this stream" warnings an instance logs
@@ -109,24 +107,6 @@ static int64_t avio_seek_fd(void *opaque, int64_t offset, int whence)
 
 /* ---- stream parameters ---- */
 
-static enum AVMediaType media_type_to_av(uint32_t media_type)
-{
-    switch (media_type) {
-    case SC_MEDIA_VIDEO: return AVMEDIA_TYPE_VIDEO;
-    case SC_MEDIA_AUDIO: return AVMEDIA_TYPE_AUDIO;
-    case SC_MEDIA_DATA: return AVMEDIA_TYPE_DATA;
-    case SC_MEDIA_SUBTITLE: return AVMEDIA_TYPE_SUBTITLE;
-    default: return AVMEDIA_TYPE_UNKNOWN;
-    }
-}
-
-/* Enum-valued fields come from another process's idea of FFmpeg; out-of-range
- * values would make muxers write garbage, so they become "unspecified". */
-static int enum_or(int32_t value, int count, int fallback)
-{
-    return value >= 0 && value < count ? value : fallback;
-}
-
 static void warn_stream_once(clip_sink *sink, const char *codec_name, const char *fmt, ...)
     SC_PRINTF(3, 4);
 
@@ -146,65 +126,6 @@ static void warn_stream_once(clip_sink *sink, const char *codec_name, const char
     va_end(args);
     sink->host->log(sink->ctx, SC_LOG_WARNING, "%s (further warnings for codec %s are not shown)",
                     message, codec_name);
-}
-
-static int copy_extradata(AVCodecParameters *par, const sc_stream_info *info)
-{
-    if (info->extradata == NULL || info->extradata_size == 0 ||
-        info->extradata_size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
-        return 0;
-    par->extradata = av_mallocz(info->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
-    if (par->extradata == NULL)
-        return AVERROR(ENOMEM);
-    memcpy(par->extradata, info->extradata, info->extradata_size);
-    par->extradata_size = (int)info->extradata_size;
-    return 0;
-}
-
-static void fill_video_parameters(AVStream *stream, const sc_stream_info *info)
-{
-    AVCodecParameters *par = stream->codecpar;
-    par->width = info->width > 0 ? info->width : 0;
-    par->height = info->height > 0 ? info->height : 0;
-    if (info->format_name != NULL)
-        par->format = av_get_pix_fmt(info->format_name);
-    if (info->sar_num > 0 && info->sar_den > 0) {
-        par->sample_aspect_ratio = (AVRational){ info->sar_num, info->sar_den };
-        stream->sample_aspect_ratio = par->sample_aspect_ratio;
-    }
-    if (info->fps_num > 0 && info->fps_den > 0) {
-        stream->avg_frame_rate = (AVRational){ info->fps_num, info->fps_den };
-        stream->r_frame_rate = stream->avg_frame_rate;
-    }
-    par->video_delay = info->video_delay > 0 ? info->video_delay : 0;
-    par->color_range = enum_or(info->color_range, AVCOL_RANGE_NB, AVCOL_RANGE_UNSPECIFIED);
-    par->color_space = enum_or(info->color_space, AVCOL_SPC_NB, AVCOL_SPC_UNSPECIFIED);
-    par->chroma_location = enum_or(info->chroma_location, AVCHROMA_LOC_NB,
-                                   AVCHROMA_LOC_UNSPECIFIED);
-    /* 0 is a reserved code for these two (unlike matrix 0, which is RGB). */
-    par->color_primaries = info->color_primaries > 0
-        ? enum_or(info->color_primaries, AVCOL_PRI_NB, AVCOL_PRI_UNSPECIFIED)
-        : AVCOL_PRI_UNSPECIFIED;
-    par->color_trc = info->color_trc > 0
-        ? enum_or(info->color_trc, AVCOL_TRC_NB, AVCOL_TRC_UNSPECIFIED)
-        : AVCOL_TRC_UNSPECIFIED;
-}
-
-static int fill_audio_parameters(AVCodecParameters *par, const sc_stream_info *info)
-{
-    if (info->format_name != NULL)
-        par->format = av_get_sample_fmt(info->format_name);
-    par->sample_rate = info->sample_rate > 0 ? info->sample_rate : 0;
-    int mask_channels = info->channel_layout ? __builtin_popcountll(info->channel_layout) : 0;
-    int status = 0;
-    if (mask_channels > 0 && (info->channels <= 0 || info->channels == mask_channels))
-        status = av_channel_layout_from_mask(&par->ch_layout, info->channel_layout);
-    else if (info->channels > 0)
-        av_channel_layout_default(&par->ch_layout, info->channels);
-    par->frame_size = info->frame_size > 0 ? info->frame_size : 0;
-    par->initial_padding = info->initial_padding > 0 ? info->initial_padding : 0;
-    par->block_align = info->block_align > 0 ? info->block_align : 0;
-    return status < 0 ? status : 0;
 }
 
 /*
@@ -232,24 +153,19 @@ static int add_output_stream(clip_sink *sink, AVFormatContext *muxer, const sc_s
     if (stream == NULL)
         return AVERROR(ENOMEM);
     AVCodecParameters *par = stream->codecpar;
-    enum AVMediaType declared = media_type_to_av(info->media_type);
-    /* The codec decides what it is; a contradicting declaration would only
-     * make the muxer reject the stream. */
-    par->codec_type = descriptor->type != AVMEDIA_TYPE_UNKNOWN ? descriptor->type : declared;
-    par->codec_id = descriptor->id;
-    par->codec_tag = 0;
-    par->bit_rate = info->bit_rate > 0 ? info->bit_rate : 0;
-    par->profile = info->profile;
-    par->level = info->level;
-    par->bits_per_coded_sample = info->bits_per_coded_sample > 0 ? info->bits_per_coded_sample : 0;
-
-    int status = copy_extradata(par, info);
+    int status = sc_av_parameters_from_info(par, info);
     if (status < 0)
         return status;
-    if (par->codec_type == AVMEDIA_TYPE_VIDEO)
-        fill_video_parameters(stream, info);
-    else if (par->codec_type == AVMEDIA_TYPE_AUDIO && (status = fill_audio_parameters(par, info)) < 0)
-        return status;
+    /* The input container's tag may mean something else in this one: the
+     * muxer picks its own. */
+    par->codec_tag = 0;
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+        stream->sample_aspect_ratio = par->sample_aspect_ratio;
+        if (info->fps_num > 0 && info->fps_den > 0) {
+            stream->avg_frame_rate = (AVRational){ info->fps_num, info->fps_den };
+            stream->r_frame_rate = stream->avg_frame_rate;
+        }
+    }
 
     if (info->time_base_num > 0 && info->time_base_den > 0)
         stream->time_base = (AVRational){ info->time_base_num, info->time_base_den };
