@@ -10,7 +10,6 @@
 
 #include "../common/av_codec.h"
 #include "../common/output_file.h"
-#include "../common/path_template.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -45,10 +44,9 @@ static const AVRational nanosecond_time_base = { 1, 1000000000 };
 typedef struct clip_sink {
     const sc_host_api *host;
     sc_ctx *ctx;
-    sc_path_template *path_template;
+    sc_file_output output;     /* records each clip as "file" and "file.<instance>" */
     const AVOutputFormat *output_format;
     int overwrite;
-    char *instance_attr_key;   /* "file.<instance name>" */
     char warned_codecs[MAX_WARNED_STREAMS][32];
     size_t warned_codec_count;
 } clip_sink;
@@ -494,14 +492,6 @@ static void count(clip_sink *sink, const char *name, int64_t delta)
         sink->host->counter_add(sink->ctx, name, delta);
 }
 
-static void record_file(clip_sink *sink, const sc_segment *segment, const char *final_path)
-{
-    if (sink->host->segment_set_attr(sink->ctx, segment, "file", final_path) < 0 ||
-        sink->host->segment_set_attr(sink->ctx, segment, sink->instance_attr_key, final_path) < 0)
-        sink->host->log(sink->ctx, SC_LOG_WARNING, "%s: cannot record the file on the segment",
-                        final_path);
-}
-
 static int status_from_averror(int averror)
 {
     if (averror == AVERROR(ENOMEM))
@@ -518,23 +508,9 @@ static int clip_consume(void *instance, const sc_segment *segment)
     clip_sink *sink = instance;
     const sc_host_api *host = sink->host;
     char final_path[PATH_MAX];
-    char error[512];
-
-    sc_path_fields fields = {
-        .source = segment->source,
-        .strategy = segment->strategy,
-        .index = segment->index,
-        .start = segment->start,
-        .end = segment->end,
-        .label = segment->label,
-    };
-    if (sc_path_template_expand(sink->path_template, &fields, final_path, sizeof(final_path),
-                                error, sizeof(error)) != 0) {
-        host->log(sink->ctx, SC_LOG_ERROR, "segment %" PRIu64 " of %s: refusing to write: %s",
-                  segment->index, segment->strategy ? segment->strategy : "?", error);
-        count(sink, "paths_rejected", 1);
-        return SC_ERR_INVALID;
-    }
+    int status = sc_file_output_path(&sink->output, segment, 0, final_path, sizeof(final_path));
+    if (status != SC_OK)
+        return status;
     if (segment->packet_count == 0) {
         host->log(sink->ctx, SC_LOG_WARNING, "%s: the segment has no packets, nothing written",
                   final_path);
@@ -547,26 +523,14 @@ static int clip_consume(void *instance, const sc_segment *segment)
         return SC_OK;
     }
 
-    char folder[PATH_MAX];
-    int folder_error = sc_output_make_parent_folder(final_path, folder, sizeof(folder));
-    if (folder_error != 0) {
-        host->log(sink->ctx, SC_LOG_ERROR, "%s: cannot create folder %s: %s", final_path,
-                  folder, strerror(folder_error));
-        return SC_ERR_IO;
-    }
-
     char temp_path[PATH_MAX];
-    int fd = sc_output_open_temp(final_path, temp_path, sizeof(temp_path));
-    if (fd < 0) {
-        int open_error = errno;
-        host->log(sink->ctx, SC_LOG_ERROR, "%s: cannot create a temporary file: %s", final_path,
-                  strerror(open_error));
-        return open_error == ENAMETOOLONG ? SC_ERR_INVALID : SC_ERR_IO;
-    }
+    int fd = sc_file_output_open_temp(&sink->output, final_path, temp_path, sizeof(temp_path));
+    if (fd < 0)
+        return fd;
 
     int64_t started = host->monotonic_ns();
     clip_job job = { .sink = sink, .segment = segment, .final_path = final_path, .fd = fd };
-    int status = mux_segment(&job);
+    status = mux_segment(&job);
     count(sink, "dts_fixed", job.dts_fixed);
     count(sink, "pts_fixed", job.pts_fixed);
     count(sink, "packets_dropped", job.packets_dropped);
@@ -597,7 +561,7 @@ static int clip_consume(void *instance, const sc_segment *segment)
         return SC_ERR_IO;
     }
 
-    record_file(sink, segment, final_path);
+    sc_file_output_record(&sink->output, segment, final_path);
     count(sink, "clips_written", 1);
     count(sink, "bytes_written", file_size);
     host->log(sink->ctx, SC_LOG_DEBUG, "%s: %zu packets, %" PRId64 " bytes in %.1f ms", final_path,
@@ -645,8 +609,7 @@ static void clip_destroy(void *instance)
     clip_sink *sink = instance;
     if (sink == NULL)
         return;
-    sc_path_template_free(sink->path_template);
-    free(sink->instance_attr_key);
+    sc_file_output_release(&sink->output);
     free(sink);
 }
 
@@ -658,15 +621,12 @@ static int clip_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     sink->host = host;
     sink->ctx = ctx;
 
-    const char *template_text = host->option_string(ctx, "path");
-    char error[512];
-    sink->path_template = sc_path_template_parse(template_text, 0, error, sizeof(error));
-    if (sink->path_template == NULL) {
-        host->log(ctx, SC_LOG_ERROR, "path = %s: %s", template_text ? template_text : "(unset)",
-                  error);
+    int status = sc_file_output_init(&sink->output, host, ctx, "file", 0);
+    if (status != SC_OK) {
         clip_destroy(sink);
-        return SC_ERR_INVALID;
+        return status;
     }
+    const char *template_text = host->option_string(ctx, "path");
     sink->output_format = choose_output_format(sink, template_text,
                                                host->option_string(ctx, "format"));
     if (sink->output_format == NULL) {
@@ -675,25 +635,13 @@ static int clip_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     }
     sink->overwrite = host->option_bool(ctx, "overwrite") != 0;
 
-    const char *name = host->instance_name(ctx);
-    if (name == NULL)
-        name = "clip";
-    sink->instance_attr_key = malloc(strlen("file.") + strlen(name) + 1);
-    if (sink->instance_attr_key == NULL) {
+    status = sc_file_output_make_base(&sink->output);
+    if (status != SC_OK) {
         clip_destroy(sink);
-        return SC_ERR_NOMEM;
+        return status;
     }
-    sprintf(sink->instance_attr_key, "file.%s", name);
-
-    const char *base = sc_path_template_base(sink->path_template);
-    int folder_error = sc_output_make_folders(base);
-    if (folder_error != 0) {
-        host->log(ctx, SC_LOG_ERROR, "cannot create the base folder %s: %s", base,
-                  strerror(folder_error));
-        clip_destroy(sink);
-        return SC_ERR_IO;
-    }
-    host->log(ctx, SC_LOG_DEBUG, "clips go under %s as %s", base, sink->output_format->name);
+    host->log(ctx, SC_LOG_DEBUG, "clips go under %s as %s",
+              sc_path_template_base(sink->output.path_template), sink->output_format->name);
     *instance = sink;
     return SC_OK;
 }

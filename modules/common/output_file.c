@@ -1,7 +1,8 @@
-/* Atomic output files (see output_file.h). */
+/* Output files of the file-writing sinks (see output_file.h). */
 #include "output_file.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -118,4 +119,100 @@ int sc_output_exists(const char *path)
 {
     struct stat info;
     return lstat(path, &info) == 0;
+}
+
+int sc_file_output_init(sc_file_output *out, const sc_host_api *host, sc_ctx *ctx,
+                        const char *attribute, unsigned optional)
+{
+    memset(out, 0, sizeof(*out));
+    out->host = host;
+    out->ctx = ctx;
+    out->attribute = attribute;
+    const char *template_text = host->option_string(ctx, "path");
+    char error[512];
+    out->path_template = sc_path_template_parse(template_text, optional, error, sizeof(error));
+    if (out->path_template == NULL) {
+        host->log(ctx, SC_LOG_ERROR, "path = %s: %s", template_text ? template_text : "(unset)",
+                  error);
+        return SC_ERR_INVALID;
+    }
+    const char *name = host->instance_name(ctx);
+    if (name == NULL)
+        name = "unnamed";
+    size_t length = strlen(attribute) + 1 + strlen(name) + 1;
+    out->instance_attribute = malloc(length);
+    if (out->instance_attribute == NULL)
+        return SC_ERR_NOMEM;
+    snprintf(out->instance_attribute, length, "%s.%s", attribute, name);
+    return SC_OK;
+}
+
+int sc_file_output_make_base(sc_file_output *out)
+{
+    const char *base = sc_path_template_base(out->path_template);
+    int error = sc_output_make_folders(base);
+    if (error != 0) {
+        out->host->log(out->ctx, SC_LOG_ERROR, "cannot create the base folder %s: %s", base,
+                       strerror(error));
+        return SC_ERR_IO;
+    }
+    return SC_OK;
+}
+
+void sc_file_output_release(sc_file_output *out)
+{
+    sc_path_template_free(out->path_template);
+    free(out->instance_attribute);
+    out->path_template = NULL;
+    out->instance_attribute = NULL;
+}
+
+int sc_file_output_path(sc_file_output *out, const sc_segment *segment, uint64_t number,
+                        char *path, size_t length)
+{
+    sc_path_fields fields = {
+        .source = segment->source,
+        .strategy = segment->strategy,
+        .index = segment->index,
+        .start = segment->start,
+        .end = segment->end,
+        .label = segment->label,
+        .number = number,
+    };
+    char error[512];
+    if (sc_path_template_expand(out->path_template, &fields, path, length, error,
+                                sizeof(error)) == 0)
+        return SC_OK;
+    out->host->log(out->ctx, SC_LOG_ERROR, "segment %" PRIu64 " of %s: refusing to write: %s",
+                   segment->index, segment->strategy ? segment->strategy : "?", error);
+    out->host->counter_add(out->ctx, "paths_rejected", 1);
+    return SC_ERR_INVALID;
+}
+
+int sc_file_output_open_temp(sc_file_output *out, const char *final_path, char *temp_path,
+                             size_t length)
+{
+    char folder[PATH_MAX];
+    int error = sc_output_make_parent_folder(final_path, folder, sizeof(folder));
+    if (error != 0) {
+        out->host->log(out->ctx, SC_LOG_ERROR, "%s: cannot create folder %s: %s", final_path,
+                       folder, strerror(error));
+        return SC_ERR_IO;
+    }
+    int fd = sc_output_open_temp(final_path, temp_path, length);
+    if (fd < 0) {
+        error = errno;
+        out->host->log(out->ctx, SC_LOG_ERROR, "%s: cannot create a temporary file: %s",
+                       final_path, strerror(error));
+        return error == ENAMETOOLONG ? SC_ERR_INVALID : SC_ERR_IO;
+    }
+    return fd;
+}
+
+void sc_file_output_record(sc_file_output *out, const sc_segment *segment, const char *final_path)
+{
+    if (out->host->segment_set_attr(out->ctx, segment, out->attribute, final_path) < 0 ||
+        out->host->segment_set_attr(out->ctx, segment, out->instance_attribute, final_path) < 0)
+        out->host->log(out->ctx, SC_LOG_WARNING, "%s: cannot record the file on the segment",
+                       final_path);
 }
