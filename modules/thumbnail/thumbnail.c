@@ -531,6 +531,11 @@ static void send_packet(thumbnail_job *job, const sc_packet *packet)
         avcodec_flush_buffers(job->decoder);
         job->waiting_for_keyframe = false;
     }
+    /* A picture shown before the next one due is never written: unless
+     * other pictures refer to it, it need not be decoded at all. */
+    bool never_written = job->origin != SC_TIME_NONE && packet->pts != SC_TIME_NONE &&
+                         packet->pts < job->next_due;
+    job->decoder->skip_frame = never_written ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
     int status = sc_av_packet_borrow(job->sink->host, packet, job->packet);
     if (status == SC_ERR_INVALID)
         return; /* no payload: an empty packet would mean "end of stream" */
@@ -550,6 +555,32 @@ static void send_packet(thumbnail_job *job, const sc_packet *packet)
         return;
     }
     receive_frames(job);
+}
+
+/* Has the decoder give up what it holds (it stays at end of stream). */
+static void drain_decoder(thumbnail_job *job)
+{
+    int av_status = avcodec_send_packet(job->decoder, NULL);
+    if (av_status < 0 && av_status != AVERROR_EOF)
+        decoding_failed(job, av_status);
+    else
+        receive_frames(job);
+}
+
+/* The first picture alone: the keyframe is sent and the decoder drained at
+ * once, so its picture comes out without decoding the frames that
+ * reordering would otherwise wait for. When that gives no picture (a
+ * keyframe that only starts a gradual refresh, damage), the decoder is
+ * left ready for the segment to be decoded in full. */
+static void write_keyframe_alone(thumbnail_job *job, const sc_packet *keyframe)
+{
+    send_packet(job, keyframe);
+    if (!job->done && !job->waiting_for_keyframe)
+        drain_decoder(job);
+    if (job->done)
+        return;
+    avcodec_flush_buffers(job->decoder);
+    job->waiting_for_keyframe = false;
 }
 
 static int open_decoder(thumbnail_job *job, const sc_stream_info *info)
@@ -629,6 +660,13 @@ static int thumbnail_consume(void *instance, const sc_segment *segment)
         return status;
     }
 
+    const sc_packet *first = NULL;
+    for (size_t i = 0; i < segment->packet_count && first == NULL; i++)
+        if (segment->packets[i] != NULL && segment->packets[i]->stream_index == stream_index)
+            first = segment->packets[i];
+    if (sink->every <= 0 && first != NULL && (first->flags & SC_PACKET_KEY))
+        write_keyframe_alone(&job, first);
+
     size_t packets_sent = 0;
     for (size_t i = 0; i < segment->packet_count && !job.done; i++) {
         const sc_packet *packet = segment->packets[i];
@@ -637,13 +675,8 @@ static int thumbnail_consume(void *instance, const sc_segment *segment)
         send_packet(&job, packet);
         packets_sent++;
     }
-    if (!job.done && !job.waiting_for_keyframe) {
-        int av_status = avcodec_send_packet(job.decoder, NULL);
-        if (av_status < 0 && av_status != AVERROR_EOF)
-            decoding_failed(&job, av_status);
-        else
-            receive_frames(&job);
-    }
+    if (!job.done && !job.waiting_for_keyframe)
+        drain_decoder(&job);
     close_job(&job);
     count(sink, "decode_errors", job.decode_errors);
     count(sink, "corrupt_frames", job.corrupt_frames);
