@@ -118,8 +118,8 @@ static const sc_option_spec thumbnail_options[] = {
         .default_value = "90",
         .min = 1,
         .max = 100,
-        .help = "JPEG quality, 1 (smallest) to 100 (best; mjpeg qscale 31 to 2); png is lossless "
-                "and ignores it",
+        .help = "JPEG quality, 1 (smallest files) to 100 (best), mapped linearly onto mjpeg's "
+                "qscale 31..2; png is lossless and ignores it",
     },
     {
         .name = "max_per_segment",
