@@ -8,10 +8,10 @@
  */
 #include <streamcut/streamcut.h>
 
-#include "path_template.h"
+#include "../common/av_codec.h"
+#include "../common/output_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -25,10 +25,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
-#include <libavutil/channel_layout.h>
 #include <libavutil/mathematics.h>
-#include <libavutil/pixdesc.h>
-#include <libavutil/samplefmt.h>
 
 #define IO_BUFFER_SIZE (64 * 1024)
 /* How many distinct "cannot write this stream" warnings an instance logs
@@ -47,10 +44,9 @@ static const AVRational nanosecond_time_base = { 1, 1000000000 };
 typedef struct clip_sink {
     const sc_host_api *host;
     sc_ctx *ctx;
-    sc_path_template *path_template;
+    sc_file_output output;     /* records each clip as "file" and "file.<instance>" */
     const AVOutputFormat *output_format;
     int overwrite;
-    char *instance_attr_key;   /* "file.<instance name>" */
     char warned_codecs[MAX_WARNED_STREAMS][32];
     size_t warned_codec_count;
 } clip_sink;
@@ -88,52 +84,10 @@ static const sc_option_spec clip_options[] = {
 
 /* ---- files and folders ---- */
 
-/* mkdir -p with mode 0755. Returns 0 or an errno value. */
-static int make_folders(const char *path)
-{
-    char partial[PATH_MAX];
-    size_t length = strlen(path);
-    if (length == 0)
-        return 0;
-    if (length >= sizeof(partial))
-        return ENAMETOOLONG;
-    memcpy(partial, path, length + 1);
-    for (size_t i = 1; i <= length; i++) {
-        if (partial[i] != '/' && partial[i] != '\0')
-            continue;
-        char saved = partial[i];
-        partial[i] = '\0';
-        if (mkdir(partial, 0755) != 0 && errno != EEXIST)
-            return errno;
-        partial[i] = saved;
-    }
-    struct stat info;
-    if (stat(path, &info) != 0)
-        return errno;
-    return S_ISDIR(info.st_mode) ? 0 : ENOTDIR;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t size)
-{
-    while (size > 0) {
-        ssize_t written = write(fd, data, size);
-        if (written < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (written == 0)
-            return EIO;
-        data += written;
-        size -= (size_t)written;
-    }
-    return 0;
-}
-
 static int avio_write_to_fd(void *opaque, avio_write_buffer buffer, int size)
 {
     int fd = *(const int *)opaque;
-    int error = write_all(fd, buffer, (size_t)size);
+    int error = sc_output_write_all(fd, buffer, (size_t)size);
     return error ? AVERROR(error) : size;
 }
 
@@ -150,24 +104,6 @@ static int64_t avio_seek_fd(void *opaque, int64_t offset, int whence)
 }
 
 /* ---- stream parameters ---- */
-
-static enum AVMediaType media_type_to_av(uint32_t media_type)
-{
-    switch (media_type) {
-    case SC_MEDIA_VIDEO: return AVMEDIA_TYPE_VIDEO;
-    case SC_MEDIA_AUDIO: return AVMEDIA_TYPE_AUDIO;
-    case SC_MEDIA_DATA: return AVMEDIA_TYPE_DATA;
-    case SC_MEDIA_SUBTITLE: return AVMEDIA_TYPE_SUBTITLE;
-    default: return AVMEDIA_TYPE_UNKNOWN;
-    }
-}
-
-/* Enum-valued fields come from another process's idea of FFmpeg; out-of-range
- * values would make muxers write garbage, so they become "unspecified". */
-static int enum_or(int32_t value, int count, int fallback)
-{
-    return value >= 0 && value < count ? value : fallback;
-}
 
 static void warn_stream_once(clip_sink *sink, const char *codec_name, const char *fmt, ...)
     SC_PRINTF(3, 4);
@@ -188,65 +124,6 @@ static void warn_stream_once(clip_sink *sink, const char *codec_name, const char
     va_end(args);
     sink->host->log(sink->ctx, SC_LOG_WARNING, "%s (further warnings for codec %s are not shown)",
                     message, codec_name);
-}
-
-static int copy_extradata(AVCodecParameters *par, const sc_stream_info *info)
-{
-    if (info->extradata == NULL || info->extradata_size == 0 ||
-        info->extradata_size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
-        return 0;
-    par->extradata = av_mallocz(info->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
-    if (par->extradata == NULL)
-        return AVERROR(ENOMEM);
-    memcpy(par->extradata, info->extradata, info->extradata_size);
-    par->extradata_size = (int)info->extradata_size;
-    return 0;
-}
-
-static void fill_video_parameters(AVStream *stream, const sc_stream_info *info)
-{
-    AVCodecParameters *par = stream->codecpar;
-    par->width = info->width > 0 ? info->width : 0;
-    par->height = info->height > 0 ? info->height : 0;
-    if (info->format_name != NULL)
-        par->format = av_get_pix_fmt(info->format_name);
-    if (info->sar_num > 0 && info->sar_den > 0) {
-        par->sample_aspect_ratio = (AVRational){ info->sar_num, info->sar_den };
-        stream->sample_aspect_ratio = par->sample_aspect_ratio;
-    }
-    if (info->fps_num > 0 && info->fps_den > 0) {
-        stream->avg_frame_rate = (AVRational){ info->fps_num, info->fps_den };
-        stream->r_frame_rate = stream->avg_frame_rate;
-    }
-    par->video_delay = info->video_delay > 0 ? info->video_delay : 0;
-    par->color_range = enum_or(info->color_range, AVCOL_RANGE_NB, AVCOL_RANGE_UNSPECIFIED);
-    par->color_space = enum_or(info->color_space, AVCOL_SPC_NB, AVCOL_SPC_UNSPECIFIED);
-    par->chroma_location = enum_or(info->chroma_location, AVCHROMA_LOC_NB,
-                                   AVCHROMA_LOC_UNSPECIFIED);
-    /* 0 is a reserved code for these two (unlike matrix 0, which is RGB). */
-    par->color_primaries = info->color_primaries > 0
-        ? enum_or(info->color_primaries, AVCOL_PRI_NB, AVCOL_PRI_UNSPECIFIED)
-        : AVCOL_PRI_UNSPECIFIED;
-    par->color_trc = info->color_trc > 0
-        ? enum_or(info->color_trc, AVCOL_TRC_NB, AVCOL_TRC_UNSPECIFIED)
-        : AVCOL_TRC_UNSPECIFIED;
-}
-
-static int fill_audio_parameters(AVCodecParameters *par, const sc_stream_info *info)
-{
-    if (info->format_name != NULL)
-        par->format = av_get_sample_fmt(info->format_name);
-    par->sample_rate = info->sample_rate > 0 ? info->sample_rate : 0;
-    int mask_channels = info->channel_layout ? __builtin_popcountll(info->channel_layout) : 0;
-    int status = 0;
-    if (mask_channels > 0 && (info->channels <= 0 || info->channels == mask_channels))
-        status = av_channel_layout_from_mask(&par->ch_layout, info->channel_layout);
-    else if (info->channels > 0)
-        av_channel_layout_default(&par->ch_layout, info->channels);
-    par->frame_size = info->frame_size > 0 ? info->frame_size : 0;
-    par->initial_padding = info->initial_padding > 0 ? info->initial_padding : 0;
-    par->block_align = info->block_align > 0 ? info->block_align : 0;
-    return status < 0 ? status : 0;
 }
 
 /*
@@ -274,24 +151,19 @@ static int add_output_stream(clip_sink *sink, AVFormatContext *muxer, const sc_s
     if (stream == NULL)
         return AVERROR(ENOMEM);
     AVCodecParameters *par = stream->codecpar;
-    enum AVMediaType declared = media_type_to_av(info->media_type);
-    /* The codec decides what it is; a contradicting declaration would only
-     * make the muxer reject the stream. */
-    par->codec_type = descriptor->type != AVMEDIA_TYPE_UNKNOWN ? descriptor->type : declared;
-    par->codec_id = descriptor->id;
-    par->codec_tag = 0;
-    par->bit_rate = info->bit_rate > 0 ? info->bit_rate : 0;
-    par->profile = info->profile;
-    par->level = info->level;
-    par->bits_per_coded_sample = info->bits_per_coded_sample > 0 ? info->bits_per_coded_sample : 0;
-
-    int status = copy_extradata(par, info);
+    int status = sc_av_parameters_from_info(par, info);
     if (status < 0)
         return status;
-    if (par->codec_type == AVMEDIA_TYPE_VIDEO)
-        fill_video_parameters(stream, info);
-    else if (par->codec_type == AVMEDIA_TYPE_AUDIO && (status = fill_audio_parameters(par, info)) < 0)
-        return status;
+    /* The input container's tag may mean something else in this one: the
+     * muxer picks its own. */
+    par->codec_tag = 0;
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+        stream->sample_aspect_ratio = par->sample_aspect_ratio;
+        if (info->fps_num > 0 && info->fps_den > 0) {
+            stream->avg_frame_rate = (AVRational){ info->fps_num, info->fps_den };
+            stream->r_frame_rate = stream->avg_frame_rate;
+        }
+    }
 
     if (info->time_base_num > 0 && info->time_base_den > 0)
         stream->time_base = (AVRational){ info->time_base_num, info->time_base_den };
@@ -614,56 +486,10 @@ done:
     return status;
 }
 
-/* "dir/.name.tmp-XXXXXX" for mkostemp, kept within NAME_MAX. */
-static int temp_path_for(const char *final_path, char *out, size_t outlen)
-{
-    const char *slash = strrchr(final_path, '/');
-    size_t folder_length = slash ? (size_t)(slash - final_path + 1) : 0;
-    const char *name = final_path + folder_length;
-    int name_length = (int)strlen(name);
-    const int room = NAME_MAX - (int)strlen("..tmp-XXXXXX");
-    if (name_length > room)
-        name_length = room;
-    int written = snprintf(out, outlen, "%.*s.%.*s.tmp-XXXXXX", (int)folder_length, final_path,
-                           name_length, name);
-    return written > 0 && (size_t)written < outlen ? 0 : -1;
-}
-
-/* Moves the finished temp file into place. Returns 0, EEXIST (no overwrite
- * and the name is taken), or another errno value. */
-static int publish_file(const char *temp_path, const char *final_path, int overwrite)
-{
-    if (overwrite)
-        return rename(temp_path, final_path) == 0 ? 0 : errno;
-    if (renameat2(AT_FDCWD, temp_path, AT_FDCWD, final_path, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return errno;
-    /* Filesystems without RENAME_NOREPLACE: link() also refuses existing names. */
-    if (link(temp_path, final_path) != 0)
-        return errno;
-    unlink(temp_path);
-    return 0;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat info;
-    return lstat(path, &info) == 0;
-}
-
 static void count(clip_sink *sink, const char *name, int64_t delta)
 {
     if (delta != 0)
         sink->host->counter_add(sink->ctx, name, delta);
-}
-
-static void record_file(clip_sink *sink, const sc_segment *segment, const char *final_path)
-{
-    if (sink->host->segment_set_attr(sink->ctx, segment, "file", final_path) < 0 ||
-        sink->host->segment_set_attr(sink->ctx, segment, sink->instance_attr_key, final_path) < 0)
-        sink->host->log(sink->ctx, SC_LOG_WARNING, "%s: cannot record the file on the segment",
-                        final_path);
 }
 
 static int status_from_averror(int averror)
@@ -682,68 +508,29 @@ static int clip_consume(void *instance, const sc_segment *segment)
     clip_sink *sink = instance;
     const sc_host_api *host = sink->host;
     char final_path[PATH_MAX];
-    char error[512];
-
-    sc_path_fields fields = {
-        .source = segment->source,
-        .strategy = segment->strategy,
-        .index = segment->index,
-        .start = segment->start,
-        .end = segment->end,
-        .label = segment->label,
-    };
-    if (sc_path_template_expand(sink->path_template, &fields, final_path, sizeof(final_path),
-                                error, sizeof(error)) != 0) {
-        host->log(sink->ctx, SC_LOG_ERROR, "segment %" PRIu64 " of %s: refusing to write: %s",
-                  segment->index, segment->strategy ? segment->strategy : "?", error);
-        count(sink, "paths_rejected", 1);
-        return SC_ERR_INVALID;
-    }
+    int status = sc_file_output_path(&sink->output, segment, 0, final_path, sizeof(final_path));
+    if (status != SC_OK)
+        return status;
     if (segment->packet_count == 0) {
         host->log(sink->ctx, SC_LOG_WARNING, "%s: the segment has no packets, nothing written",
                   final_path);
         count(sink, "empty_segments", 1);
         return SC_OK;
     }
-    if (!sink->overwrite && file_exists(final_path)) {
+    if (!sink->overwrite && sc_output_exists(final_path)) {
         host->log(sink->ctx, SC_LOG_WARNING, "%s: exists, skipped (overwrite = false)", final_path);
         count(sink, "exists", 1);
         return SC_OK;
     }
 
-    char folder[PATH_MAX];
-    snprintf(folder, sizeof(folder), "%s", final_path);
-    char *last_slash = strrchr(folder, '/');
-    if (last_slash != NULL) {
-        if (last_slash == folder)
-            last_slash[1] = '\0';
-        else
-            *last_slash = '\0';
-        int folder_error = make_folders(folder);
-        if (folder_error != 0) {
-            host->log(sink->ctx, SC_LOG_ERROR, "%s: cannot create folder %s: %s", final_path,
-                      folder, strerror(folder_error));
-            return SC_ERR_IO;
-        }
-    }
-
     char temp_path[PATH_MAX];
-    if (temp_path_for(final_path, temp_path, sizeof(temp_path)) != 0) {
-        host->log(sink->ctx, SC_LOG_ERROR, "%s: path too long for a temporary file", final_path);
-        return SC_ERR_INVALID;
-    }
-    int fd = mkostemp(temp_path, O_CLOEXEC);
-    if (fd < 0) {
-        host->log(sink->ctx, SC_LOG_ERROR, "%s: cannot create a temporary file: %s", final_path,
-                  strerror(errno));
-        return SC_ERR_IO;
-    }
-    /* mkostemp makes 0600; clips are meant to be shared like any output. */
-    fchmod(fd, 0644);
+    int fd = sc_file_output_open_temp(&sink->output, final_path, temp_path, sizeof(temp_path));
+    if (fd < 0)
+        return fd;
 
     int64_t started = host->monotonic_ns();
     clip_job job = { .sink = sink, .segment = segment, .final_path = final_path, .fd = fd };
-    int status = mux_segment(&job);
+    status = mux_segment(&job);
     count(sink, "dts_fixed", job.dts_fixed);
     count(sink, "pts_fixed", job.pts_fixed);
     count(sink, "packets_dropped", job.packets_dropped);
@@ -760,7 +547,7 @@ static int clip_consume(void *instance, const sc_segment *segment)
         return status_from_averror(status);
     }
 
-    int publish_error = publish_file(temp_path, final_path, sink->overwrite);
+    int publish_error = sc_output_publish(temp_path, final_path, sink->overwrite);
     if (publish_error != 0) {
         unlink(temp_path);
         if (publish_error == EEXIST) {
@@ -774,7 +561,7 @@ static int clip_consume(void *instance, const sc_segment *segment)
         return SC_ERR_IO;
     }
 
-    record_file(sink, segment, final_path);
+    sc_file_output_record(&sink->output, segment, final_path);
     count(sink, "clips_written", 1);
     count(sink, "bytes_written", file_size);
     host->log(sink->ctx, SC_LOG_DEBUG, "%s: %zu packets, %" PRId64 " bytes in %.1f ms", final_path,
@@ -822,8 +609,7 @@ static void clip_destroy(void *instance)
     clip_sink *sink = instance;
     if (sink == NULL)
         return;
-    sc_path_template_free(sink->path_template);
-    free(sink->instance_attr_key);
+    sc_file_output_release(&sink->output);
     free(sink);
 }
 
@@ -835,15 +621,12 @@ static int clip_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     sink->host = host;
     sink->ctx = ctx;
 
-    const char *template_text = host->option_string(ctx, "path");
-    char error[512];
-    sink->path_template = sc_path_template_parse(template_text, error, sizeof(error));
-    if (sink->path_template == NULL) {
-        host->log(ctx, SC_LOG_ERROR, "path = %s: %s", template_text ? template_text : "(unset)",
-                  error);
+    int status = sc_file_output_init(&sink->output, host, ctx, "file", 0);
+    if (status != SC_OK) {
         clip_destroy(sink);
-        return SC_ERR_INVALID;
+        return status;
     }
+    const char *template_text = host->option_string(ctx, "path");
     sink->output_format = choose_output_format(sink, template_text,
                                                host->option_string(ctx, "format"));
     if (sink->output_format == NULL) {
@@ -852,25 +635,13 @@ static int clip_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     }
     sink->overwrite = host->option_bool(ctx, "overwrite") != 0;
 
-    const char *name = host->instance_name(ctx);
-    if (name == NULL)
-        name = "clip";
-    sink->instance_attr_key = malloc(strlen("file.") + strlen(name) + 1);
-    if (sink->instance_attr_key == NULL) {
+    status = sc_file_output_make_base(&sink->output);
+    if (status != SC_OK) {
         clip_destroy(sink);
-        return SC_ERR_NOMEM;
+        return status;
     }
-    sprintf(sink->instance_attr_key, "file.%s", name);
-
-    const char *base = sc_path_template_base(sink->path_template);
-    int folder_error = make_folders(base);
-    if (folder_error != 0) {
-        host->log(ctx, SC_LOG_ERROR, "cannot create the base folder %s: %s", base,
-                  strerror(folder_error));
-        clip_destroy(sink);
-        return SC_ERR_IO;
-    }
-    host->log(ctx, SC_LOG_DEBUG, "clips go under %s as %s", base, sink->output_format->name);
+    host->log(ctx, SC_LOG_DEBUG, "clips go under %s as %s",
+              sc_path_template_base(sink->output.path_template), sink->output_format->name);
     *instance = sink;
     return SC_OK;
 }

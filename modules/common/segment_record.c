@@ -452,18 +452,20 @@ static void append_flags(text_buffer *buf, uint32_t flags)
     text_buffer_append(buf, "]", 1);
 }
 
-/* The "file" attribute a clip sink left, whatever its length. */
-static void append_file(const record_source *from, text_buffer *buf, const sc_segment *segment)
+/* The attribute `key` a file sink left ("file" from clip, "thumbnail"),
+ * as the member of the same name, whatever its length. */
+static void append_file(const record_source *from, text_buffer *buf, const sc_segment *segment,
+                        const char *key)
 {
     if (!SC_HOST_HAS(from->host, segment_get_attr))
         return;
     char stack_value[ATTR_VALUE_MAX];
-    int length = from->host->segment_get_attr(from->ctx, segment, "file", stack_value,
+    int length = from->host->segment_get_attr(from->ctx, segment, key, stack_value,
                                               sizeof(stack_value));
     if (length < 0)
         return;
     if ((size_t)length < sizeof(stack_value)) {
-        text_buffer_append_text(buf, ",\"file\":");
+        text_buffer_append_format(buf, ",\"%s\":", key);
         text_buffer_append_json_string(buf, stack_value);
         return;
     }
@@ -472,20 +474,23 @@ static void append_file(const record_source *from, text_buffer *buf, const sc_se
         buf->failed = 1;
         return;
     }
-    if (from->host->segment_get_attr(from->ctx, segment, "file", value, (size_t)length + 1) >= 0) {
+    if (from->host->segment_get_attr(from->ctx, segment, key, value, (size_t)length + 1) >= 0) {
         value[length] = '\0';
-        text_buffer_append_text(buf, ",\"file\":");
+        text_buffer_append_format(buf, ",\"%s\":", key);
         text_buffer_append_json_string(buf, value);
     }
     free(value);
 }
 
-/* "files": {"<clip instance>": path, ...} from the "file.<instance>" attributes. */
-static void append_files(const record_source *from, text_buffer *buf, const sc_segment *segment)
+/* `member`: {"<sink instance>": path, ...} from the "<key>.<instance>"
+ * attributes: "files" from clip's "file.", "thumbnails" from "thumbnail.". */
+static void append_files(const record_source *from, text_buffer *buf, const sc_segment *segment,
+                         const char *key, const char *member)
 {
     if (!SC_HOST_HAS(from->host, segment_attr_at))
         return;
-    char key[ATTR_KEY_MAX];
+    size_t prefix_length = strlen(key);
+    char attribute[ATTR_KEY_MAX];
     char *value = malloc(ATTR_VALUE_MAX);
     if (value == NULL) {
         buf->failed = 1;
@@ -493,17 +498,20 @@ static void append_files(const record_source *from, text_buffer *buf, const sc_s
     }
     int found = 0;
     for (size_t i = 0;; i++) {
-        key[0] = '\0';
+        attribute[0] = '\0';
         value[0] = '\0';
-        if (from->host->segment_attr_at(from->ctx, segment, i, key, sizeof(key), value,
+        if (from->host->segment_attr_at(from->ctx, segment, i, attribute, sizeof(attribute), value,
                                         ATTR_VALUE_MAX) < 0)
             break;
-        key[sizeof(key) - 1] = '\0';
+        attribute[sizeof(attribute) - 1] = '\0';
         value[ATTR_VALUE_MAX - 1] = '\0';
-        if (strncmp(key, "file.", 5) != 0)
+        if (strncmp(attribute, key, prefix_length) != 0 || attribute[prefix_length] != '.')
             continue;
-        text_buffer_append_text(buf, found ? "," : ",\"files\":{");
-        text_buffer_append_json_string(buf, key + 5);
+        if (found)
+            text_buffer_append(buf, ",", 1);
+        else
+            text_buffer_append_format(buf, ",\"%s\":{", member);
+        text_buffer_append_json_string(buf, attribute + prefix_length + 1);
         text_buffer_append(buf, ":", 1);
         text_buffer_append_json_string(buf, value);
         found = 1;
@@ -555,8 +563,10 @@ static void append_segment(const record_source *from, text_buffer *buf, const sc
         text_buffer_append_text(buf, ",\"label\":");
         text_buffer_append_json_string(buf, segment->label);
     }
-    append_file(from, buf, segment);
-    append_files(from, buf, segment);
+    append_file(from, buf, segment, "file");
+    append_files(from, buf, segment, "file", "files");
+    append_file(from, buf, segment, "thumbnail");
+    append_files(from, buf, segment, "thumbnail", "thumbnails");
     if (segment->extra_json != NULL) {
         if (is_json_object(segment->extra_json, strlen(segment->extra_json))) {
             append_object_members(buf, segment->extra_json);

@@ -11,6 +11,8 @@
  */
 #include "scene_score.h"
 
+#include "../common/av_codec.h"
+
 #include <libavcodec/avcodec.h>
 #include <libavutil/error.h>
 #include <libavutil/imgutils.h>
@@ -82,15 +84,6 @@ static const char *error_text(int av_error, char *buffer, size_t size)
 
 /* ---- decoder ---------------------------------------------------------- */
 
-/* Codec names are FFmpeg's codec names, not decoder names: go through the
- * codec id so the preferred decoder wins (e.g. libdav1d for "av1"). */
-static const AVCodec *find_decoder(const char *codec_name)
-{
-    const AVCodecDescriptor *descriptor = avcodec_descriptor_get_by_name(codec_name);
-    const AVCodec *codec = descriptor ? avcodec_find_decoder(descriptor->id) : NULL;
-    return codec ? codec : avcodec_find_decoder_by_name(codec_name);
-}
-
 /* The largest reduction that still leaves at least twice the thumbnail's
  * width, so the area average has real pixels to work with. */
 static int choose_lowres(const AVCodec *codec, int width, int thumbnail_width)
@@ -107,43 +100,17 @@ static int open_decoder(scene_scorer *scorer, const sc_stream_info *info)
 {
     char reason[AV_ERROR_MAX_STRING_SIZE];
     const sc_host_api *host = scorer->host;
-    const AVCodec *codec = find_decoder(info->codec_name);
-    if (!codec) {
+    AVCodecContext *decoder = NULL;
+    int ret = sc_av_decoder_alloc(info, &decoder);
+    if (ret == AVERROR_DECODER_NOT_FOUND || ret == AVERROR(EINVAL)) {
         host->log(scorer->ctx, SC_LOG_ERROR, "no decoder for video codec '%s': cannot detect scenes",
                   info->codec_name);
         return SC_ERR_UNSUPPORTED;
     }
-    AVCodecContext *decoder = avcodec_alloc_context3(codec);
-    if (!decoder)
+    if (ret < 0)
         return SC_ERR_NOMEM;
     scorer->decoder = decoder;
-    decoder->codec_type = AVMEDIA_TYPE_VIDEO;
-    decoder->codec_id = codec->id;
-    decoder->codec_tag = info->codec_tag;
-    decoder->width = info->width;
-    decoder->height = info->height;
-    decoder->coded_width = info->width;
-    decoder->coded_height = info->height;
-    if (info->sar_num > 0 && info->sar_den > 0)
-        decoder->sample_aspect_ratio = (AVRational){ info->sar_num, info->sar_den };
-    if (info->fps_num > 0 && info->fps_den > 0)
-        decoder->framerate = (AVRational){ info->fps_num, info->fps_den };
-    decoder->profile = info->profile;
-    decoder->level = info->level;
-    decoder->has_b_frames = info->video_delay;
-    decoder->bits_per_coded_sample = info->bits_per_coded_sample;
-    /* Raw and some intra codecs learn their layout only from here. */
-    if (info->format_name)
-        decoder->pix_fmt = av_get_pix_fmt(info->format_name);
-    if (info->extradata && info->extradata_size > 0 && info->extradata_size < INT_MAX / 2) {
-        decoder->extradata = av_mallocz(info->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
-        if (!decoder->extradata)
-            return SC_ERR_NOMEM;
-        memcpy(decoder->extradata, info->extradata, info->extradata_size);
-        decoder->extradata_size = (int)info->extradata_size;
-    }
-    /* Packets carry nanoseconds on the source timeline, so frames do too. */
-    decoder->pkt_timebase = (AVRational){ 1, (int)SC_NSEC_PER_SEC };
+    const AVCodec *codec = decoder->codec;
 
     decoder->skip_loop_filter = AVDISCARD_ALL;
     decoder->flags2 |= AV_CODEC_FLAG2_FAST;
@@ -151,7 +118,7 @@ static int open_decoder(scene_scorer *scorer, const sc_stream_info *info)
     decoder->thread_count = scorer->config.threads;
     decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
 
-    int ret = avcodec_open2(decoder, codec, NULL);
+    ret = avcodec_open2(decoder, codec, NULL);
     if (ret < 0) {
         host->log(scorer->ctx, SC_LOG_ERROR, "cannot open the %s decoder: %s", codec->name,
                   error_text(ret, reason, sizeof(reason)));
@@ -361,49 +328,6 @@ static bool receive_frames(scene_scorer *scorer)
     }
 }
 
-/* What an AVPacket's buffer holds on to while the decoder keeps the
- * payload (frame threads keep it past avcodec_send_packet). */
-typedef struct borrowed_packet {
-    const sc_host_api *host;
-    const sc_packet *packet;
-} borrowed_packet;
-
-static void release_borrowed_packet(void *opaque, uint8_t *data)
-{
-    (void)data;
-    borrowed_packet *borrowed = opaque;
-    borrowed->host->packet_unref(borrowed->packet);
-    free(borrowed);
-}
-
-/* Points `out` at the host packet's payload (never copied; the host's
- * payloads carry the padding FFmpeg's decoders need) with its timestamps. */
-static int wrap_packet(scene_scorer *scorer, const sc_packet *packet, AVPacket *out)
-{
-    borrowed_packet *borrowed = malloc(sizeof(*borrowed));
-    if (!borrowed)
-        return SC_ERR_NOMEM;
-    borrowed->host = scorer->host;
-    borrowed->packet = scorer->host->packet_ref(packet);
-    out->buf = av_buffer_create((uint8_t *)(uintptr_t)packet->data, packet->size,
-                                release_borrowed_packet, borrowed, AV_BUFFER_FLAG_READONLY);
-    if (!out->buf) {
-        release_borrowed_packet(borrowed, NULL);
-        return SC_ERR_NOMEM;
-    }
-    out->data = out->buf->data;
-    out->size = (int)packet->size;
-    out->pts = packet->pts == SC_TIME_NONE ? AV_NOPTS_VALUE : packet->pts;
-    out->dts = packet->dts == SC_TIME_NONE ? AV_NOPTS_VALUE : packet->dts;
-    out->duration = packet->duration;
-    out->flags = 0;
-    if (packet->flags & SC_PACKET_KEY)
-        out->flags |= AV_PKT_FLAG_KEY;
-    if (packet->flags & SC_PACKET_CORRUPT)
-        out->flags |= AV_PKT_FLAG_CORRUPT;
-    return SC_OK;
-}
-
 /* ---- public ----------------------------------------------------------- */
 
 scene_scorer *scene_scorer_open(const sc_host_api *host, sc_ctx *ctx, const sc_stream_info *info,
@@ -439,7 +363,7 @@ void scene_scorer_send(scene_scorer *scorer, const sc_packet *packet)
         avcodec_flush_buffers(scorer->decoder);
         scorer->waiting_for_keyframe = false;
     }
-    if (wrap_packet(scorer, packet, scorer->packet) != SC_OK) {
+    if (sc_av_packet_borrow(scorer->host, packet, scorer->packet) != SC_OK) {
         scorer->host->counter_add(scorer->ctx, "decode_errors", 1);
         return;
     }

@@ -1,4 +1,4 @@
-/* clip: output path templates (see path_template.h for the rules). */
+/* Output path templates (see path_template.h for the rules). */
 #include "path_template.h"
 
 #include <streamcut/abi.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* {index:NN}: more digits than any uint64 has makes no sense. */
+/* {index:NN}, {n:NN}: more digits than any uint64 has makes no sense. */
 #define INDEX_WIDTH_MAX 20
 /* Longest single path component common filesystems accept. */
 #define COMPONENT_MAX 255
@@ -22,33 +22,39 @@ enum part_kind {
     PART_INDEX,
     PART_START,
     PART_END,
-    PART_LABEL
+    PART_LABEL,
+    PART_NUMBER
 };
 
 typedef struct template_part {
     enum part_kind kind;
     char *literal;   /* PART_LITERAL only, braces already unescaped */
-    int width;       /* PART_INDEX only: zero-padded width, 0 = natural */
+    int width;       /* PART_INDEX, PART_NUMBER: zero-padded width, 0 = natural */
 } template_part;
 
 struct sc_path_template {
     template_part *parts;
     size_t part_count;
     int is_absolute;
+    unsigned optional_used;  /* sc_path_placeholder bits */
     char base[PATH_MAX];
 };
 
 static const struct {
     const char *name;
     enum part_kind kind;
+    unsigned optional;   /* the sc_path_placeholder bit that enables it, 0 = always there */
 } placeholder_names[] = {
-    { "source", PART_SOURCE },
-    { "strategy", PART_STRATEGY },
-    { "index", PART_INDEX },
-    { "start", PART_START },
-    { "end", PART_END },
-    { "label", PART_LABEL },
+    { "source", PART_SOURCE, 0 },
+    { "strategy", PART_STRATEGY, 0 },
+    { "index", PART_INDEX, 0 },
+    { "start", PART_START, 0 },
+    { "end", PART_END, 0 },
+    { "label", PART_LABEL, 0 },
+    { "n", PART_NUMBER, SC_PATH_NUMBER },
 };
+
+#define PLACEHOLDER_COUNT (sizeof(placeholder_names) / sizeof(placeholder_names[0]))
 
 static void set_error(char *err, size_t errlen, const char *fmt, ...) SC_PRINTF(3, 4);
 
@@ -171,9 +177,25 @@ static int append_part(sc_path_template *tmpl, enum part_kind kind, const char *
     return 0;
 }
 
+/* "{source} {strategy} ..." for the placeholders this template may use. */
+static void list_placeholders(unsigned optional, char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < PLACEHOLDER_COUNT; i++) {
+        if (placeholder_names[i].optional & ~optional)
+            continue;
+        int written = snprintf(out + used, outlen - used, "%s{%s}", used ? " " : "",
+                               placeholder_names[i].name);
+        if (written < 0 || (size_t)written >= outlen - used)
+            return;
+        used += (size_t)written;
+    }
+}
+
 /* Parses the inside of "{...}" into a part; returns 0 or -1 with err set. */
-static int parse_placeholder(sc_path_template *tmpl, const char *inside, size_t length,
-                             char *err, size_t errlen)
+static int parse_placeholder(sc_path_template *tmpl, unsigned optional, const char *inside,
+                             size_t length, char *err, size_t errlen)
 {
     const char *colon = memchr(inside, ':', length);
     size_t name_length = colon ? (size_t)(colon - inside) : length;
@@ -182,18 +204,19 @@ static int parse_placeholder(sc_path_template *tmpl, const char *inside, size_t 
         set_error(err, errlen, "empty placeholder {%.*s}", (int)length, inside);
         return -1;
     }
-    for (size_t i = 0; i < sizeof(placeholder_names) / sizeof(placeholder_names[0]); i++) {
+    for (size_t i = 0; i < PLACEHOLDER_COUNT; i++) {
         const char *name = placeholder_names[i].name;
-        if (strlen(name) != name_length || memcmp(name, inside, name_length) != 0)
+        if (strlen(name) != name_length || memcmp(name, inside, name_length) != 0 ||
+            (placeholder_names[i].optional & ~optional))
             continue;
         enum part_kind kind = placeholder_names[i].kind;
         int width = 0;
         if (colon != NULL) {
             const char *spec = colon + 1;
             size_t spec_length = length - name_length - 1;
-            if (kind != PART_INDEX) {
-                set_error(err, errlen, "placeholder {%.*s} takes no width (only {index:NN} does)",
-                          (int)length, inside);
+            if (kind != PART_INDEX && kind != PART_NUMBER) {
+                set_error(err, errlen, "placeholder {%.*s} takes no width (only {index:NN}%s does)",
+                          (int)length, inside, (optional & SC_PATH_NUMBER) ? " and {n:NN}" : "");
                 return -1;
             }
             if (spec_length == 0 || spec_length > 3) {
@@ -219,11 +242,12 @@ static int parse_placeholder(sc_path_template *tmpl, const char *inside, size_t 
             set_error(err, errlen, "out of memory");
             return -1;
         }
+        tmpl->optional_used |= placeholder_names[i].optional;
         return 0;
     }
-    set_error(err, errlen,
-              "unknown placeholder {%.*s} (known: {source} {strategy} {index} {start} {end} {label})",
-              (int)length, inside);
+    char known[128];
+    list_placeholders(optional, known, sizeof(known));
+    set_error(err, errlen, "unknown placeholder {%.*s} (known: %s)", (int)length, inside, known);
     return -1;
 }
 
@@ -296,7 +320,8 @@ static int compute_base(sc_path_template *tmpl, char *err, size_t errlen)
     return 0;
 }
 
-sc_path_template *sc_path_template_parse(const char *text, char *err, size_t errlen)
+sc_path_template *sc_path_template_parse(const char *text, unsigned optional, char *err,
+                                         size_t errlen)
 {
     if (text == NULL || text[0] == '\0') {
         set_error(err, errlen, "the path template is empty");
@@ -340,7 +365,7 @@ sc_path_template *sc_path_template_parse(const char *text, char *err, size_t err
                 }
                 literal.length = 0;
             }
-            if (parse_placeholder(tmpl, cursor + 1, (size_t)(close - cursor - 1), err,
+            if (parse_placeholder(tmpl, optional, cursor + 1, (size_t)(close - cursor - 1), err,
                                   errlen) != 0) {
                 ok = 0;
                 break;
@@ -381,6 +406,11 @@ void sc_path_template_free(sc_path_template *tmpl)
 const char *sc_path_template_base(const sc_path_template *tmpl)
 {
     return tmpl->base;
+}
+
+int sc_path_template_uses(const sc_path_template *tmpl, unsigned placeholder)
+{
+    return (tmpl->optional_used & placeholder) != 0;
 }
 
 /*
@@ -453,6 +483,10 @@ int sc_path_template_expand(const sc_path_template *tmpl, const sc_path_fields *
             break;
         case PART_INDEX:
             snprintf(scratch, sizeof(scratch), "%0*" PRIu64, part->width, fields->index);
+            sanitize_value(scratch, value);
+            break;
+        case PART_NUMBER:
+            snprintf(scratch, sizeof(scratch), "%0*" PRIu64, part->width, fields->number);
             sanitize_value(scratch, value);
             break;
         case PART_START:

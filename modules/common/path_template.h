@@ -1,10 +1,12 @@
-/* clip: output path templates.
+/* Output path templates of the file-writing sinks (clip, thumbnail);
+ * compiled into each of them.
  *
  * A template is a path with placeholders, e.g. "clips/{source}/{index:05}.ts".
- * Placeholders: {source} {strategy} {index} {start} {end} {label}; {index}
- * takes an optional width ({index:05}, at most 20 digits, zero-padded);
- * {start}/{end} expand to seconds with millisecond precision ("12.500").
- * "{{" and "}}" stand for literal braces.
+ * Placeholders: {source} {strategy} {index} {start} {end} {label}, and {n}
+ * for the sinks that write several files per segment (SC_PATH_NUMBER);
+ * {index} and {n} take an optional width ({index:05}, at most 20 digits,
+ * zero-padded); {start}/{end} expand to seconds with millisecond precision
+ * ("12.500"). "{{" and "}}" stand for literal braces.
  *
  * Safety model: the base folder is the template's text up to its last '/'
  * before the first placeholder ("." when there is none). Every expanded path
@@ -13,8 +15,8 @@
  * '-', and are capped in length; a ".." component anywhere is refused, in
  * the template's own text (at parse time) as well as after expansion.
  */
-#ifndef STREAMCUT_CLIP_PATH_TEMPLATE_H
-#define STREAMCUT_CLIP_PATH_TEMPLATE_H
+#ifndef STREAMCUT_MODULES_PATH_TEMPLATE_H
+#define STREAMCUT_MODULES_PATH_TEMPLATE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +26,11 @@
 
 typedef struct sc_path_template sc_path_template;
 
+/** Placeholders only some sinks offer (bits for sc_path_template_parse). */
+enum sc_path_placeholder {
+    SC_PATH_NUMBER = 1u << 0   /**< {n}: the file's number within its segment */
+};
+
 /** The values placeholders expand to. Times are ns; INT64_MIN = unknown. */
 typedef struct sc_path_fields {
     const char *source;    /**< NULL expands to "" */
@@ -32,10 +39,17 @@ typedef struct sc_path_fields {
     int64_t start;
     int64_t end;
     const char *label;
+    uint64_t number;       /**< {n} */
 } sc_path_fields;
 
-/** Parse `text`. Returns NULL and a one-line reason in err on failure. */
-sc_path_template *sc_path_template_parse(const char *text, char *err, size_t errlen);
+/** Parse `text`, accepting the optional placeholders in `optional`
+ * (sc_path_placeholder bits). Returns NULL and a one-line reason in err on
+ * failure. */
+sc_path_template *sc_path_template_parse(const char *text, unsigned optional, char *err,
+                                         size_t errlen);
+
+/** Whether the template uses the optional placeholder `placeholder`. */
+int sc_path_template_uses(const sc_path_template *tmpl, unsigned placeholder);
 
 void sc_path_template_free(sc_path_template *tmpl);
 
@@ -49,4 +63,4 @@ const char *sc_path_template_base(const sc_path_template *tmpl);
 int sc_path_template_expand(const sc_path_template *tmpl, const sc_path_fields *fields,
                             char *out, size_t outlen, char *err, size_t errlen);
 
-#endif /* STREAMCUT_CLIP_PATH_TEMPLATE_H */
+#endif /* STREAMCUT_MODULES_PATH_TEMPLATE_H */
