@@ -56,6 +56,7 @@ const char *sc_section_kind_name(sc_section_kind kind)
     case SC_SECTION_STRATEGY: return "strategy";
     case SC_SECTION_SINK: return "sink";
     case SC_SECTION_SYNC: return "sync";
+    case SC_SECTION_OBSERVER: return "observer";
     }
     return "?";
 }
@@ -136,10 +137,11 @@ static void check_section_header(parse_state *state, int line, char *text)
             ok = false;
         }
     } else if (strcmp(kind, "source") == 0 || strcmp(kind, "strategy") == 0 ||
-               strcmp(kind, "sink") == 0 || strcmp(kind, "sync") == 0) {
+               strcmp(kind, "sink") == 0 || strcmp(kind, "sync") == 0 || strcmp(kind, "observer") == 0) {
         section->kind = strcmp(kind, "source") == 0 ? SC_SECTION_SOURCE
                       : strcmp(kind, "strategy") == 0 ? SC_SECTION_STRATEGY
-                      : strcmp(kind, "sync") == 0 ? SC_SECTION_SYNC : SC_SECTION_SINK;
+                      : strcmp(kind, "sync") == 0 ? SC_SECTION_SYNC
+                      : strcmp(kind, "observer") == 0 ? SC_SECTION_OBSERVER : SC_SECTION_SINK;
         if (parts->len != 2) {
             add_error(state, line, "expected [%s NAME]", kind);
             ok = false;
@@ -151,7 +153,7 @@ static void check_section_header(parse_state *state, int line, char *text)
             section->name = g_strdup(g_ptr_array_index(parts, 1));
         }
     } else {
-        add_error(state, line, "unknown section kind '%s' (expected host, source, strategy, sync or sink)", kind);
+        add_error(state, line, "unknown section kind '%s' (expected host, source, strategy, sync, sink or observer)", kind);
         ok = false;
     }
     if (ok) {

@@ -22,7 +22,8 @@ typedef enum sc_section_kind {
     SC_SECTION_SOURCE,
     SC_SECTION_STRATEGY,
     SC_SECTION_SINK,
-    SC_SECTION_SYNC      /* a group of sources cut at the same wall-clock instants */
+    SC_SECTION_SYNC,     /* a group of sources cut at the same wall-clock instants */
+    SC_SECTION_OBSERVER  /* watches packets and segments of sources */
 } sc_section_kind;
 
 typedef struct sc_config_entry {

@@ -24,6 +24,7 @@ const char *sc_module_kind_name(uint32_t kind)
     case SC_MODULE_SOURCE: return "source";
     case SC_MODULE_STRATEGY: return "strategy";
     case SC_MODULE_SINK: return "sink";
+    case SC_MODULE_OBSERVER: return "observer";
     default: return "unknown";
     }
 }
@@ -200,6 +201,15 @@ static bool ops_valid(sc_module *module, const sc_module_descriptor *raw, char *
     case SC_MODULE_SOURCE: minimum = SC_SOURCE_OPS_MIN_SIZE; host_size = sizeof(sc_source_ops); break;
     case SC_MODULE_STRATEGY: minimum = SC_STRATEGY_OPS_MIN_SIZE; host_size = sizeof(sc_strategy_ops); break;
     case SC_MODULE_SINK: minimum = SC_SINK_OPS_MIN_SIZE; host_size = sizeof(sc_sink_ops); break;
+    case SC_MODULE_OBSERVER:
+        if (raw->abi_minor < 1) {
+            *error = g_strdup_printf("%s: refused: observer modules exist since ABI 1.1, it claims 1.%u",
+                                     module->path, raw->abi_minor);
+            return false;
+        }
+        minimum = SC_OBSERVER_OPS_MIN_SIZE;
+        host_size = sizeof(sc_observer_ops);
+        break;
     default:
         *error = g_strdup_printf("%s: refused: unknown module kind %u", module->path, raw->kind);
         return false;
@@ -209,8 +219,9 @@ static bool ops_valid(sc_module *module, const sc_module_descriptor *raw, char *
         return false;
     }
     if (*declared_size < minimum) {
-        *error = g_strdup_printf("%s: refused: %s ops table is %u bytes, ABI 1.0 needs at least %zu",
-                                 module->path, sc_module_kind_name(raw->kind), *declared_size, minimum);
+        *error = g_strdup_printf("%s: refused: %s ops table is %u bytes, ABI 1.%d needs at least %zu",
+                                 module->path, sc_module_kind_name(raw->kind), *declared_size,
+                                 raw->kind == SC_MODULE_OBSERVER ? 1 : 0, minimum);
         return false;
     }
     memcpy(&module->ops, raw->ops, MIN((size_t)*declared_size, host_size));
@@ -225,6 +236,11 @@ static bool ops_valid(sc_module *module, const sc_module_descriptor *raw, char *
         if (!module->ops.strategy.create) missing = "create";
         else if (!module->ops.strategy.destroy) missing = "destroy";
         else if (!module->ops.strategy.packet) missing = "packet";
+        break;
+    case SC_MODULE_OBSERVER:
+        if (!module->ops.observer.create) missing = "create";
+        else if (!module->ops.observer.destroy) missing = "destroy";
+        else if (!module->ops.observer.packet && !module->ops.observer.segment) missing = "packet or segment";
         break;
     default:
         if (!module->ops.sink.create) missing = "create";

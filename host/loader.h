@@ -18,6 +18,7 @@
 #define SC_SOURCE_OPS_MIN_SIZE (offsetof(sc_source_ops, stop) + sizeof(void (*)(void)))
 #define SC_STRATEGY_OPS_MIN_SIZE (offsetof(sc_strategy_ops, stop) + sizeof(void (*)(void)))
 #define SC_SINK_OPS_MIN_SIZE (offsetof(sc_sink_ops, stop) + sizeof(void (*)(void)))
+#define SC_OBSERVER_OPS_MIN_SIZE (offsetof(sc_observer_ops, stop) + sizeof(void (*)(void)))
 #define SC_OPTION_SPEC_MIN_SIZE (offsetof(sc_option_spec, choices) + sizeof(const char *))
 
 typedef struct sc_module {
@@ -30,6 +31,7 @@ typedef struct sc_module {
         sc_source_ops source;
         sc_strategy_ops strategy;
         sc_sink_ops sink;
+        sc_observer_ops observer;
     } ops;                             /* host-sized, zero-extended copy */
 } sc_module;
 

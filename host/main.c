@@ -163,7 +163,8 @@ static int command_modules(const char *name)
         printf("%s %s (%s module, ABI %u.%u)\n%s\n%s\n\n", d->name, d->version, sc_module_kind_name(d->kind),
                d->abi_major, d->abi_minor, d->description, module->path);
         sc_section_kind kind = d->kind == SC_MODULE_SOURCE ? SC_SECTION_SOURCE
-                             : d->kind == SC_MODULE_STRATEGY ? SC_SECTION_STRATEGY : SC_SECTION_SINK;
+                             : d->kind == SC_MODULE_STRATEGY ? SC_SECTION_STRATEGY
+                             : d->kind == SC_MODULE_OBSERVER ? SC_SECTION_OBSERVER : SC_SECTION_SINK;
         printf("Options:\n");
         if (module->option_count == 0) printf("  (none)\n");
         for (size_t i = 0; i < module->option_count; i++) print_option(&module->options[i]);

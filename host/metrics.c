@@ -216,5 +216,18 @@ char *sc_metrics_render(sc_pipeline *pipeline, gint64 uptime_us)
         sc_sink_runtime *sink = g_ptr_array_index(pipeline->sinks, i);
         counter_samples(out, "sink_module_events_total", "sink", sink->ctx);
     }
+    family(out, "observer_items_total", "counter", "Packets and segments an observer handled or dropped, by reason.");
+    for (guint i = 0; i < pipeline->observers->len; i++) {
+        sc_observer_runtime *observer = g_ptr_array_index(pipeline->observers, i);
+        const char *name = observer->ctx->name;
+        sample(out, "observer_items_total", (double)atomic_load(&observer->packets_seen), "observer", name, "reason",
+               "packet", NULL);
+        sample(out, "observer_items_total", (double)atomic_load(&observer->segments_seen), "observer", name, "reason",
+               "segment", NULL);
+        sample(out, "observer_items_total", (double)atomic_load(&observer->dropped_packets), "observer", name,
+               "reason", "dropped_packet", NULL);
+        sample(out, "observer_items_total", (double)atomic_load(&observer->dropped_segments), "observer", name,
+               "reason", "dropped_segment", NULL);
+    }
     return g_string_free(out, FALSE);
 }

@@ -120,6 +120,21 @@ static const sc_option_spec sync_section_keys[] = {
     {0},
 };
 
+static const sc_option_spec observer_section_keys[] = {
+    {.name = "module", .type = SC_OPT_STRING, .flags = SC_OPT_REQUIRED, .help = "observer module"},
+    {.name = "sources", .type = SC_OPT_STRING, .default_value = "",
+     .help = "the [source NAME]s it watches, comma-separated (empty: every source)"},
+    {.name = "packets", .type = SC_OPT_BOOL, .default_value = "true",
+     .help = "hand it every packet of the sources (when the module takes packets)"},
+    {.name = "segments", .type = SC_OPT_BOOL, .default_value = "true",
+     .help = "hand it every segment cut from the sources (when the module takes segments)"},
+    {.name = "queue", .type = SC_OPT_INT, .default_value = "4096", .min = 1, .max = 1048576,
+     .help = "packets and segments waiting for it at most; beyond, they are dropped and counted"},
+    {.name = "on_overflow", .type = SC_OPT_ENUM, .default_value = "drop_oldest", .choices = "drop_oldest|drop_newest",
+     .help = "which item a full queue drops (an observer never holds ingest back)"},
+    {0},
+};
+
 const sc_option_spec *sc_host_keys(sc_section_kind kind)
 {
     switch (kind) {
@@ -128,6 +143,7 @@ const sc_option_spec *sc_host_keys(sc_section_kind kind)
     case SC_SECTION_STRATEGY: return strategy_section_keys;
     case SC_SECTION_SINK: return sink_section_keys;
     case SC_SECTION_SYNC: return sync_section_keys;
+    case SC_SECTION_OBSERVER: return observer_section_keys;
     }
     return host_section_keys;
 }
@@ -366,7 +382,8 @@ static uint32_t module_kind_for(sc_section_kind kind)
 {
     return kind == SC_SECTION_SOURCE ? SC_MODULE_SOURCE
          : kind == SC_SECTION_STRATEGY || kind == SC_SECTION_SYNC ? SC_MODULE_STRATEGY
-                                                                                       : SC_MODULE_SINK;
+         : kind == SC_SECTION_OBSERVER ? SC_MODULE_OBSERVER
+                                       : SC_MODULE_SINK;
 }
 
 static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors);
@@ -407,6 +424,7 @@ sc_pipeline *sc_pipeline_load(const char *path, GPtrArray *errors)
     pipeline->strategies = g_ptr_array_new();
     pipeline->sinks = g_ptr_array_new();
     pipeline->groups = g_ptr_array_new();
+    pipeline->observers = g_ptr_array_new();
 
     const sc_config_section *host_section = NULL;
     for (guint i = 0; i < config->sections->len; i++) {
@@ -645,6 +663,38 @@ static void add_replay_runtime(sc_pipeline *pipeline, sc_source_runtime *source)
     g_ptr_array_add(pipeline->strategies, replay);
 }
 
+static void build_observer(sc_pipeline *pipeline, sc_ctx *ctx, GPtrArray *errors)
+{
+    sc_observer_runtime *observer = g_new0(sc_observer_runtime, 1);
+    observer->ctx = ctx;
+    observer->capacity = (guint)find_value(ctx->host_options, "queue")->as_int;
+    observer->drop_newest = strcmp(find_value(ctx->host_options, "on_overflow")->text, "drop_newest") == 0;
+    observer->want_packets = find_value(ctx->host_options, "packets")->as_int != 0;
+    observer->want_segments = find_value(ctx->host_options, "segments")->as_int != 0;
+    g_mutex_init(&observer->lock);
+    g_cond_init(&observer->changed);
+    g_ptr_array_add(pipeline->observers, observer);
+    const sc_option_value *sources = find_value(ctx->host_options, "sources");
+    char **names = g_strsplit(sources->text ? sources->text : "", ",", -1);
+    int watched = 0;
+    for (char **name = names; *name; name++) {
+        char *trimmed = g_strstrip(*name);
+        if (!*trimmed) continue;
+        sc_ctx *source = resolve_reference(pipeline, ctx, trimmed, SC_SECTION_SOURCE, sources->line, errors);
+        if (!source) continue;
+        if (!source->source->observers) source->source->observers = g_ptr_array_new();
+        g_ptr_array_add(source->source->observers, observer);
+        watched++;
+    }
+    g_strfreev(names);
+    if (watched == 0 && (!sources->text || !*g_strstrip(sources->text)))
+        for (guint i = 0; i < pipeline->sources->len; i++) {
+            sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
+            if (!source->observers) source->observers = g_ptr_array_new();
+            g_ptr_array_add(source->observers, observer);
+        }
+}
+
 static bool control_configured(sc_pipeline *pipeline)
 {
     const sc_option_value *control = find_value(pipeline->host_options, "control");
@@ -679,6 +729,7 @@ static void build_runtimes(sc_pipeline *pipeline, GPtrArray *errors)
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
         if (ctx->kind == SC_SECTION_SYNC) build_group(pipeline, ctx, errors);
+        if (ctx->kind == SC_SECTION_OBSERVER) build_observer(pipeline, ctx, errors);
     }
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
@@ -763,6 +814,7 @@ static void free_source_runtime(sc_source_runtime *source)
     sc_clock_clear(&source->clock);
     g_ptr_array_free(source->streams, TRUE);
     g_ptr_array_free(source->strategies, TRUE);
+    if (source->observers) g_ptr_array_free(source->observers, TRUE);
     for (guint i = 0; i < source->startup->len; i++) sc_packet_unref(g_ptr_array_index(source->startup, i));
     g_ptr_array_free(source->startup, TRUE);
     g_mutex_clear(&source->streams_lock);
@@ -805,13 +857,15 @@ static void free_sink_runtime(sc_sink_runtime *sink)
 static void destroy_instances(sc_pipeline *pipeline)
 {
     /* Sinks first: they may hold segments whose packets came from sources. */
-    for (guint pass = 0; pass < 3; pass++) {
-        sc_section_kind kind = pass == 0 ? SC_SECTION_SINK : pass == 1 ? SC_SECTION_STRATEGY : SC_SECTION_SOURCE;
+    for (guint pass = 0; pass < 4; pass++) {
+        sc_section_kind kind = pass == 0 ? SC_SECTION_OBSERVER : pass == 1 ? SC_SECTION_SINK
+                             : pass == 2 ? SC_SECTION_STRATEGY : SC_SECTION_SOURCE;
         for (guint i = 0; i < pipeline->contexts->len; i++) {
             sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
             sc_section_kind as = ctx->kind == SC_SECTION_SYNC ? SC_SECTION_STRATEGY : ctx->kind;
             if (as != kind || !ctx->instance) continue;
             switch (kind) {
+            case SC_SECTION_OBSERVER: ctx->module->ops.observer.destroy(ctx->instance); break;
             case SC_SECTION_SINK: ctx->module->ops.sink.destroy(ctx->instance); break;
             case SC_SECTION_STRATEGY: ctx->module->ops.strategy.destroy(ctx->instance); break;
             default: ctx->module->ops.source.destroy(ctx->instance); break;
@@ -829,6 +883,8 @@ void sc_pipeline_free(sc_pipeline *pipeline)
     for (guint i = 0; i < pipeline->sinks->len; i++) free_sink_runtime(g_ptr_array_index(pipeline->sinks, i));
     for (guint i = 0; i < pipeline->groups->len; i++) sc_sync_group_free(g_ptr_array_index(pipeline->groups, i));
     g_ptr_array_free(pipeline->groups, TRUE);
+    for (guint i = 0; i < pipeline->observers->len; i++) sc_observer_runtime_free(g_ptr_array_index(pipeline->observers, i));
+    g_ptr_array_free(pipeline->observers, TRUE);
     /* Sources last: segments and packets point at their stream tables. */
     for (guint i = 0; i < pipeline->sources->len; i++) free_source_runtime(g_ptr_array_index(pipeline->sources, i));
     sc_memory_governor_free(pipeline->governor);
@@ -893,6 +949,18 @@ void sc_pipeline_print_graph(const sc_pipeline *pipeline, FILE *out)
             }
         }
     }
+    for (guint i = 0; i < pipeline->observers->len; i++) {
+        const sc_observer_runtime *observer = g_ptr_array_index(pipeline->observers, i);
+        fprintf(out, "observer %s: ", observer->ctx->name);
+        print_module(observer->ctx, out);
+        fprintf(out, " watching");
+        for (guint s = 0; s < pipeline->sources->len; s++) {
+            const sc_source_runtime *source = g_ptr_array_index(pipeline->sources, s);
+            for (guint o = 0; source->observers && o < source->observers->len; o++)
+                if (source->observers->pdata[o] == observer) fprintf(out, " %s", source->ctx->name);
+        }
+        fputc('\n', out);
+    }
 }
 
 bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
@@ -902,8 +970,10 @@ bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
     for (guint i = 0; i < pipeline->contexts->len; i++) {
         sc_ctx *ctx = g_ptr_array_index(pipeline->contexts, i);
         bool strategy = ctx->kind == SC_SECTION_STRATEGY || ctx->kind == SC_SECTION_SYNC;
+        bool observer = ctx->kind == SC_SECTION_OBSERVER;
         sc_create_fn create = ctx->kind == SC_SECTION_SOURCE ? ctx->module->ops.source.create
-                            : strategy ? ctx->module->ops.strategy.create : ctx->module->ops.sink.create;
+                            : strategy ? ctx->module->ops.strategy.create
+                            : observer ? ctx->module->ops.observer.create : ctx->module->ops.sink.create;
         void *instance = NULL;
         int result = create(api, ctx, &instance);
         if (result != SC_OK || !instance) {
@@ -914,7 +984,8 @@ bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors)
         }
         ctx->instance = instance;
         int (*start)(void *) = ctx->kind == SC_SECTION_SOURCE ? ctx->module->ops.source.start
-                             : strategy ? ctx->module->ops.strategy.start : ctx->module->ops.sink.start;
+                             : strategy ? ctx->module->ops.strategy.start
+                             : observer ? ctx->module->ops.observer.start : ctx->module->ops.sink.start;
         if (start && (result = start(instance)) != SC_OK) {
             add_error(errors, pipeline->config->path, ctx->section->line, "[%s %s]: module '%s' could not start (status %d)",
                       sc_section_kind_name(ctx->kind), ctx->name, ctx->module->descriptor.name, result);
@@ -930,6 +1001,7 @@ void sc_pipeline_start(sc_pipeline *pipeline)
     if (workers <= 0) workers = g_get_num_processors();
     pipeline->workers = sc_worker_pool_start((guint)workers);
     for (guint i = 0; i < pipeline->sinks->len; i++) sc_sink_runtime_attach(g_ptr_array_index(pipeline->sinks, i), pipeline->workers);
+    for (guint i = 0; i < pipeline->observers->len; i++) sc_observer_runtime_start(g_ptr_array_index(pipeline->observers, i));
     for (guint i = 0; i < pipeline->strategies->len; i++) sc_strategy_runtime_start(g_ptr_array_index(pipeline->strategies, i));
     for (guint i = 0; i < pipeline->sources->len; i++) sc_source_runtime_start(g_ptr_array_index(pipeline->sources, i));
     pipeline->housekeeping = sc_housekeeping_start(pipeline);
@@ -963,6 +1035,8 @@ int sc_pipeline_finish(sc_pipeline *pipeline)
         if (atomic_load(&source->state) == SC_SOURCE_FAILED) status = 1;
     }
     for (guint i = 0; i < pipeline->strategies->len; i++) sc_strategy_runtime_join(g_ptr_array_index(pipeline->strategies, i));
+    /* Every packet and segment has been offered: observers drain and stop. */
+    for (guint i = 0; i < pipeline->observers->len; i++) sc_observer_runtime_close(g_ptr_array_index(pipeline->observers, i));
     /* Sets still waiting for members that will not come go out partial. */
     for (guint i = 0; i < pipeline->groups->len; i++) sc_sync_group_expire(g_ptr_array_index(pipeline->groups, i), true);
     /* File sinks hand their segments on to record sinks: close them first. */
@@ -1057,6 +1131,15 @@ void sc_pipeline_log_stats(sc_pipeline *pipeline)
                (guint64)atomic_load(&strategy->segments_emitted), (guint64)atomic_load(&strategy->segments_rejected),
                (guint64)atomic_load(&strategy->segments_empty));
         log_counters(strategy->ctx);
+    }
+    for (guint i = 0; i < pipeline->observers->len; i++) {
+        sc_observer_runtime *observer = g_ptr_array_index(pipeline->observers, i);
+        sc_log(SC_LOG_INFO, observer->ctx->name,
+               "observed: packets=%" G_GUINT64_FORMAT " segments=%" G_GUINT64_FORMAT " dropped_packets=%" G_GUINT64_FORMAT
+               " dropped_segments=%" G_GUINT64_FORMAT, (guint64)atomic_load(&observer->packets_seen),
+               (guint64)atomic_load(&observer->segments_seen), (guint64)atomic_load(&observer->dropped_packets),
+               (guint64)atomic_load(&observer->dropped_segments));
+        log_counters(observer->ctx);
     }
     for (guint i = 0; i < pipeline->sinks->len; i++) {
         sc_sink_runtime *sink = g_ptr_array_index(pipeline->sinks, i);

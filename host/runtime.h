@@ -23,6 +23,7 @@ typedef struct sc_strategy_runtime sc_strategy_runtime;
 typedef struct sc_sink_runtime sc_sink_runtime;
 typedef struct sc_sync_group sc_sync_group;
 typedef struct sc_clip_order sc_clip_order;
+typedef struct sc_observer_runtime sc_observer_runtime;
 
 /** One resolved option of an instance: module schema or host key. */
 typedef struct sc_option_value {
@@ -94,6 +95,24 @@ struct sc_source_runtime {
     int64_t resolver_timeout_ns;
     GPtrArray *strategies;        /* sc_strategy_runtime* reading this source */
     sc_strategy_runtime *replay;  /* with the control API: cuts clip orders */
+    GPtrArray *observers;         /* sc_observer_runtime* watching it, or NULL */
+};
+
+struct sc_observer_runtime {
+    sc_ctx *ctx;
+    GThread *thread;
+    GMutex lock;
+    GCond changed;
+    GQueue queue;                 /* struct observed* */
+    guint capacity;
+    bool drop_newest;
+    bool closing;
+    bool want_packets;
+    bool want_segments;
+    atomic_uint_least64_t packets_seen;
+    atomic_uint_least64_t segments_seen;
+    atomic_uint_least64_t dropped_packets;
+    atomic_uint_least64_t dropped_segments;
 };
 
 typedef struct sc_pending_segment sc_pending_segment;
@@ -191,6 +210,7 @@ struct sc_pipeline {
     GPtrArray *strategies;        /* sc_strategy_runtime* */
     GPtrArray *sinks;             /* sc_sink_runtime* */
     GPtrArray *groups;            /* sc_sync_group* */
+    GPtrArray *observers;         /* sc_observer_runtime* */
     GArray *host_options;         /* [host] section values */
     sc_memory_governor *governor; /* [host] max_memory_mb, or NULL */
     sc_worker_pool *workers;      /* [host] workers */
@@ -264,6 +284,16 @@ void sc_clip_order_cut(sc_clip_order *order, const sc_segment *segment);
 void sc_clip_order_item_done(sc_clip_order *order);
 /** The replay thread: turn queued orders into pending segments. */
 void sc_strategy_runtime_take_orders(sc_strategy_runtime *replay);
+
+/* observer_runner.c */
+/** From the source thread: a normalized packet, to its observers' queues. */
+void sc_observers_packet(sc_source_runtime *source, const sc_packet *packet, const sc_stream_info *stream);
+/** From a strategy thread: a segment cut from `source`, to its observers. */
+void sc_observers_segment(sc_source_runtime *source, const sc_segment *segment);
+void sc_observer_runtime_start(sc_observer_runtime *observer);
+/** Lets the observer drain its queue, then calls its stop op. */
+void sc_observer_runtime_close(sc_observer_runtime *observer);
+void sc_observer_runtime_free(sc_observer_runtime *observer);
 
 /* sink_runner.c */
 /** Hand a clip order's segment to its sinks (file sinks first). */

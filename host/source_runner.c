@@ -127,6 +127,8 @@ static int buffer_normalized(sc_source_runtime *source, sc_packet *packet)
         sc_reference_clock_restart(source->reference);
     if ((int)packet->stream_index == source->reference_stream)
         sc_reference_clock_add(source->reference, packet->pts, packet->source_utc_ns, packet->arrival_ns);
+    /* Before the push: once buffered, the packet may be evicted at once. */
+    if (source->observers) sc_observers_packet(source, packet, info);
     return sc_buffer_push(source->buffer, packet) ? SC_OK : SC_ERR_STOPPED;
 }
 

@@ -245,6 +245,21 @@ char *sc_stats_json(sc_pipeline *pipeline, const char *only_source, gint64 uptim
             json_builder_end_object(builder);
         }
         json_builder_end_array(builder);
+        json_builder_set_member_name(builder, "observers");
+        json_builder_begin_array(builder);
+        for (guint i = 0; i < pipeline->observers->len; i++) {
+            sc_observer_runtime *observer = g_ptr_array_index(pipeline->observers, i);
+            json_builder_begin_object(builder);
+            add_string(builder, "id", observer->ctx->name);
+            add_string(builder, "module", observer->ctx->module->descriptor.name);
+            add_uint(builder, "packets", atomic_load(&observer->packets_seen));
+            add_uint(builder, "segments", atomic_load(&observer->segments_seen));
+            add_uint(builder, "dropped_packets", atomic_load(&observer->dropped_packets));
+            add_uint(builder, "dropped_segments", atomic_load(&observer->dropped_segments));
+            sc_stats_add_counters(builder, observer->ctx);
+            json_builder_end_object(builder);
+        }
+        json_builder_end_array(builder);
         json_builder_end_object(builder);
     }
     return sc_json_builder_finish(builder);

@@ -209,6 +209,7 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
     if (pending->order) {
         /* A clip order: its own sinks, no quality rules (asked for by hand). */
         atomic_fetch_add(&strategy->segments_emitted, 1);
+        sc_observers_segment(strategy->source, &box->segment);
         sc_clip_order_cut(pending->order, &box->segment);
         sc_segment_unref(&box->segment);
         pending_free(pending);
@@ -217,6 +218,7 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
     if (member_of_group) {
         /* A member's share of a set: the group delivers the whole set. */
         atomic_fetch_add(&strategy->segments_emitted, 1);
+        sc_observers_segment(strategy->source, &box->segment);
         sc_sync_group_deliver(strategy->group, strategy->member, pending->index, &box->segment);
         sc_segment_unref(&box->segment);
         pending_free(pending);
@@ -239,6 +241,7 @@ static void finalize(sc_strategy_runtime *strategy, sc_pending_segment *pending,
         atomic_fetch_add(&strategy->segments_emitted, 1);
         sc_log(SC_LOG_DEBUG, ctx->name, "segment %" G_GUINT64_FORMAT " [%.3f, %.3f): %zu packets", pending->index,
                pending->start / 1e9, pending->end / 1e9, box->segment.packet_count);
+        sc_observers_segment(strategy->source, &box->segment);
         sc_sink_dispatch(strategy, &box->segment, NULL);
     }
     sc_segment_unref(&box->segment);

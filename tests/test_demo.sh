@@ -32,7 +32,7 @@ if [ -n "$version" ]; then
 else
     check "--version prints 'streamcut X.Y.Z'" grep -Eq '^streamcut [0-9]+\.[0-9]+\.[0-9]+' version.out
 fi
-check "--version prints 'ABI 1.0'" grep -q 'ABI 1\.0' version.out
+check "--version prints 'ABI 1.1'" grep -q 'ABI 1\.1' version.out
 
 # ---- modules ---------------------------------------------------------------
 rc=0
@@ -40,7 +40,7 @@ rc=0
 [ "$rc" -eq 0 ] && pass "modules exits 0" || { fail "modules exits $rc"; cat modules.err; }
 # Module lines start in column 0; their path lines are indented.
 grep -v '^[[:space:]]' modules.out | awk '{print $1, $2, $4, $5}' | sort >modules.list
-# Every module folder of the source tree is listed, each with ABI 1.0...
+# Every module folder of the source tree is listed, each with ABI 1.1...
 (cd "$top_srcdir/modules" && for name in *; do [ -f "$name/Makefile.inc" ] && echo "$name"; done) | sort >modules.folders
 awk '{print $1}' modules.list | sort >modules.names
 if cmp -s modules.names modules.folders; then
@@ -49,18 +49,18 @@ else
     fail "modules list differs from the module folders:"
     diff modules.folders modules.names || true
 fi
-awk '$3 != "ABI" || $4 != "1.0" {bad = 1} END {exit bad}' modules.list \
-    && pass "every module is ABI 1.0" || fail "a module is not ABI 1.0: $(cat modules.list)"
+awk '$3 != "ABI" || $4 != "1.1" {bad = 1} END {exit bad}' modules.list \
+    && pass "every module is ABI 1.1" || fail "a module is not ABI 1.1: $(cat modules.list)"
 # ...and the foundation's five have the right kinds.
-for expected in "avformat source" "testsrc source" "fixed strategy" "clip sink" "jsonl sink"; do
-    grep -q "^$expected ABI 1.0$" modules.list && pass "modules: $expected" || fail "modules lacks '$expected'"
+for expected in "avformat source" "testsrc source" "fixed strategy" "clip sink" "jsonl sink" "log observer"; do
+    grep -q "^$expected ABI 1.1$" modules.list && pass "modules: $expected" || fail "modules lacks '$expected'"
 done
 [ ! -s modules.err ] && pass "modules prints nothing on stderr" || { fail "modules stderr:"; cat modules.err; }
 
 rc=0
 "$streamcut" modules fixed >fixed.out 2>&1 || rc=$?
 [ "$rc" -eq 0 ] && pass "modules fixed exits 0" || fail "modules fixed exits $rc"
-check "modules fixed names the module and kind" grep -q '^fixed [0-9.]* (strategy module, ABI 1\.0)' fixed.out
+check "modules fixed names the module and kind" grep -q '^fixed [0-9.]* (strategy module, ABI 1\.1)' fixed.out
 check "modules fixed shows option 'duration' (duration, default 10s)" \
     grep -Eq '^  duration +duration +default: 10s' fixed.out
 check "modules fixed shows the strategy host key 'source'" grep -Eq '^  source +string' fixed.out
@@ -75,13 +75,13 @@ rc=0
 [ "$rc" -eq 0 ] && pass "check demo.ini exits 0" || { fail "check demo.ini exits $rc"; cat check.err; }
 check "check prints '<file>: ok'" grep -qxF "$demo_ini: ok" check.out
 check "check prints the source line" \
-    grep -Eq '^source demo: testsrc [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.0\)$' check.out
+    grep -Eq '^source demo: testsrc [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.1\)$' check.out
 check "check prints the strategy line" \
-    grep -Eq '^ +-> strategy ten_seconds: fixed [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.0\)$' check.out
+    grep -Eq '^ +-> strategy ten_seconds: fixed [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.1\)$' check.out
 check "check prints the clip sink line" \
-    grep -Eq '^ +-> sink clips: clip [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.0\)$' check.out
+    grep -Eq '^ +-> sink clips: clip [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.1\)$' check.out
 check "check prints the records sink line" \
-    grep -Eq '^ +-> sink records: jsonl [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.0\)$' check.out
+    grep -Eq '^ +-> sink records: jsonl [0-9]+\.[0-9]+\.[0-9]+ \(ABI 1\.1\)$' check.out
 lines=$(wc -l <check.out)
 [ "$lines" -eq 5 ] && pass "check prints 5 lines" || { fail "check prints $lines lines, expected 5:"; cat check.out; }
 [ ! -e out ] && pass "check writes nothing" || fail "check created out/"

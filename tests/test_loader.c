@@ -69,8 +69,8 @@ END_TEST
 
 START_TEST(broken_modules_are_refused)
 {
-    expect_refused("abi_major2", "built for module ABI 2.0, this host provides ABI 1.0");
-    expect_refused("abi_minor99", "built for module ABI 1.99, newer than this host's 1.0");
+    expect_refused("abi_major2", "built for module ABI 2.0, this host provides ABI 1.1");
+    expect_refused("abi_minor99", "built for module ABI 1.99, newer than this host's 1.1");
     expect_refused("small_descriptor", "descriptor is 16 bytes");
     expect_refused("no_entry", "no entry symbol streamcut_module_entry");
     expect_refused("missing_op", "required operation 'consume' is missing");

@@ -16,8 +16,9 @@
 
 /** ABI major version: a change here means modules must be rebuilt. */
 #define SC_ABI_MAJOR 1
-/** ABI minor version: additions only; older modules keep working. */
-#define SC_ABI_MINOR 0
+/** ABI minor version: additions only; older modules keep working.
+ * 1.1 added the observer module kind (sc_observer_ops). */
+#define SC_ABI_MINOR 1
 
 /** The one symbol a module exports (see SC_MODULE_DEFINE in module.h). */
 #define SC_ENTRY_SYMBOL "streamcut_module_entry"

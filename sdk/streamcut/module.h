@@ -27,7 +27,8 @@ SC_BEGIN_DECLS
 enum sc_module_kind {
     SC_MODULE_SOURCE = 1,   /**< ingests packets (sc_source_ops) */
     SC_MODULE_STRATEGY = 2, /**< cuts segments (sc_strategy_ops) */
-    SC_MODULE_SINK = 3      /**< consumes segments (sc_sink_ops) */
+    SC_MODULE_SINK = 3,     /**< consumes segments (sc_sink_ops) */
+    SC_MODULE_OBSERVER = 4  /**< watches packets and segments (sc_observer_ops); ABI 1.1 */
 };
 
 enum sc_module_flag {
@@ -102,6 +103,27 @@ typedef struct sc_sink_ops {
     int (*consume_set)(void *instance, const sc_segment_set *set);
 } sc_sink_ops;
 
+/** Observer operations (ABI 1.1): the frame and segment callbacks. An
+ * observer names the sources it watches ([observer NAME] sources = a, b)
+ * and sees their packets (after the synchronizer: normalized timestamps)
+ * and the segments cut from them, on its own thread, through a bounded
+ * queue that drops rather than wait: an observer never slows ingest. */
+typedef struct sc_observer_ops {
+    uint32_t struct_size;
+    sc_create_fn create;
+    sc_destroy_fn destroy;
+    /** Optional: before the first call. */
+    int (*start)(void *instance);
+    /** Optional: one packet of `source` (borrowed for the call; packet_ref
+     * to keep it), with the description of its stream. */
+    void (*packet)(void *instance, const char *source, const sc_packet *packet, const sc_stream_info *stream);
+    /** Optional: a segment cut from a watched source, as its sinks get it
+     * (borrowed; segment_ref to keep). */
+    void (*segment)(void *instance, const sc_segment *segment);
+    /** Optional: after the last call, before destroy. */
+    void (*stop)(void *instance);
+} sc_observer_ops;
+
 /** The descriptor a module's entry function returns. */
 typedef struct sc_module_descriptor {
     uint32_t struct_size;         /**< sizeof(sc_module_descriptor) built against */
@@ -115,7 +137,7 @@ typedef struct sc_module_descriptor {
     const sc_option_spec *options;/**< NULL-name-terminated array, or NULL */
     uint32_t option_spec_size;    /**< sizeof(sc_option_spec) built against */
     uint32_t reserved0;
-    const void *ops;              /**< sc_source_ops / sc_strategy_ops / sc_sink_ops */
+    const void *ops;              /**< sc_source_ops / sc_strategy_ops / sc_sink_ops / sc_observer_ops */
 } sc_module_descriptor;
 
 /** Smallest descriptor a 1.x host accepts: everything up to `ops`. */

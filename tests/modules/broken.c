@@ -33,6 +33,7 @@ static const sc_module_descriptor probe_module = {
     SC_DESCRIPTOR_INIT,
 #ifdef BROKEN_MAJOR
     .abi_major = 2,
+    .abi_minor = 0,
 #endif
 #ifdef BROKEN_MINOR
     .abi_minor = 99,
