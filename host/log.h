@@ -3,6 +3,7 @@
 #define SC_HOST_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <streamcut/abi.h>
 
 /** Verbosity: messages above this level (enum sc_log_level) are hidden. */
@@ -12,6 +13,17 @@ int sc_log_get_level(void);
 void sc_log_init(void);
 
 void sc_log(int level, const char *instance, const char *fmt, ...) SC_PRINTF(3, 4);
+
+/** [host] log_format ("text" or "json", one object per line) and log_file
+ * (NULL or "" for stderr). False with *error when the file cannot open. */
+bool sc_log_configure(const char *format, const char *path, char **error);
+/** SIGHUP: open log_file again (after logrotate moved it). */
+void sc_log_reopen(void);
+/** The progress line is shown (true) on stderr: the next log line first
+ * erases it. */
+void sc_log_progress_shown(bool shown);
+/** Back to stderr; closes log_file. */
+void sc_log_close(void);
 void sc_logv(int level, const char *instance, const char *fmt, va_list args);
 
 #define sc_error(...) sc_log(SC_LOG_ERROR, NULL, __VA_ARGS__)

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "control_api.h"
+#include "progress.h"
 #include "detect.h"
 #include "loader.h"
 #include "log.h"
@@ -56,17 +57,70 @@ static int command_check(const char *path)
     return 0;
 }
 
-static int wait_for_sources(sc_pipeline *pipeline)
+/* Bounds the drain after a stop signal: a sink stuck on a dead server must
+ * not keep a service manager waiting forever. */
+typedef struct shutdown_watchdog {
+    GMutex lock;
+    GCond done_changed;
+    bool done;
+    gint64 deadline_us;
+    int64_t timeout_ns;
+    GThread *thread;
+} shutdown_watchdog;
+
+static gpointer watch_shutdown(gpointer data)
+{
+    shutdown_watchdog *watchdog = data;
+    g_mutex_lock(&watchdog->lock);
+    while (!watchdog->done)
+        if (!g_cond_wait_until(&watchdog->done_changed, &watchdog->lock, watchdog->deadline_us)) break;
+    bool done = watchdog->done;
+    g_mutex_unlock(&watchdog->lock);
+    if (!done) {
+        sc_log(SC_LOG_ERROR, NULL, "shutdown_timeout (%.1f s) passed before the drain finished: exiting now",
+               (double)watchdog->timeout_ns / 1e9);
+        _exit(1);
+    }
+    return NULL;
+}
+
+static void watchdog_arm(shutdown_watchdog *watchdog)
+{
+    if (watchdog->thread) return;
+    watchdog->deadline_us = g_get_monotonic_time() + watchdog->timeout_ns / 1000;
+    watchdog->thread = g_thread_new("shutdown", watch_shutdown, watchdog);
+}
+
+static void watchdog_disarm(shutdown_watchdog *watchdog)
+{
+    if (!watchdog->thread) return;
+    g_mutex_lock(&watchdog->lock);
+    watchdog->done = true;
+    g_cond_signal(&watchdog->done_changed);
+    g_mutex_unlock(&watchdog->lock);
+    g_thread_join(watchdog->thread);
+    watchdog->thread = NULL;
+}
+
+static int wait_for_sources(sc_pipeline *pipeline, shutdown_watchdog *watchdog, sc_progress *progress)
 {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     bool stopping = false;
     while (!sc_pipeline_sources_done(pipeline)) {
         struct timespec tick = {0, 100 * 1000 * 1000};
         int signal_number = sigtimedwait(&signals, NULL, &tick);
+        sc_progress_tick(progress);
         if (signal_number < 0) continue;
+        if (signal_number == SIGHUP) {
+            sc_log_reopen();
+            sc_pipeline_request_reopen(pipeline);
+            sc_log(SC_LOG_INFO, NULL, "SIGHUP: log file reopened; sinks reopen their files before their next write");
+            continue;
+        }
         if (stopping) {
             sc_log(SC_LOG_ERROR, NULL, "second %s: exiting without draining", strsignal(signal_number));
             _exit(130);
@@ -75,6 +129,7 @@ static int wait_for_sources(sc_pipeline *pipeline)
         sc_log(SC_LOG_INFO, NULL, "%s: stopping sources, closing open segments, draining sinks",
                strsignal(signal_number));
         sc_pipeline_request_stop(pipeline);
+        watchdog_arm(watchdog);
     }
     return 0;
 }
@@ -86,6 +141,15 @@ static int command_run(const char *path)
     if (!pipeline) {
         print_errors(errors);
         g_ptr_array_free(errors, TRUE);
+        return EXIT_CONFIG;
+    }
+    char *log_error = NULL;
+    if (!sc_log_configure(sc_pipeline_host_option(pipeline, "log_format")->text,
+                          sc_pipeline_host_option(pipeline, "log_file")->text, &log_error)) {
+        fprintf(stderr, "%s:%d: %s\n", path, sc_pipeline_host_option(pipeline, "log_file")->line, log_error);
+        g_free(log_error);
+        g_ptr_array_free(errors, TRUE);
+        sc_pipeline_free(pipeline);
         return EXIT_CONFIG;
     }
     if (!sc_pipeline_create(pipeline, errors)) {
@@ -100,6 +164,7 @@ static int command_run(const char *path)
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     for (guint i = 0; i < pipeline->contexts->len; i++) {
@@ -116,13 +181,22 @@ static int command_run(const char *path)
         return EXIT_CONFIG;
     }
     g_ptr_array_free(errors, TRUE);
+    shutdown_watchdog watchdog = {.timeout_ns = sc_pipeline_host_option(pipeline, "shutdown_timeout")->as_int};
+    g_mutex_init(&watchdog.lock);
+    g_cond_init(&watchdog.done_changed);
     sc_pipeline_start(pipeline);
-    wait_for_sources(pipeline);
+    sc_progress *progress = sc_progress_new(pipeline);
+    wait_for_sources(pipeline, &watchdog, progress);
+    sc_progress_finish(progress);
     int status = sc_pipeline_finish(pipeline);
+    watchdog_disarm(&watchdog);
+    g_mutex_clear(&watchdog.lock);
+    g_cond_clear(&watchdog.done_changed);
     /* After the drain: stats stay readable while sinks finish. */
     sc_control_stop(control);
     sc_pipeline_log_stats(pipeline);
     sc_pipeline_free(pipeline);
+    sc_log_close();
     return status;
 }
 

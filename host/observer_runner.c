@@ -85,6 +85,7 @@ static gpointer observer_thread(gpointer data)
         observed *item = g_queue_pop_head(&observer->queue);
         g_mutex_unlock(&observer->lock);
         if (!item) break; /* closing and drained */
+        if (atomic_exchange(&observer->reopen_requested, 0) && ops->reopen) ops->reopen(ctx->instance);
         if (item->packet) {
             ops->packet(ctx->instance, item->source, item->packet, item->stream);
             atomic_fetch_add(&observer->packets_seen, 1);

@@ -19,6 +19,13 @@ static const sc_option_spec host_section_keys[] = {
     {.name = "max_memory_mb", .type = SC_OPT_INT, .default_value = "0", .min = 0, .max = 1048576,
      .help = "memory all sources' buffers may hold together, MiB (0 = only each source's own limit); "
              "over it, the source most above its fair share gives up its oldest GOP first"},
+    {.name = "log_format", .type = SC_OPT_ENUM, .default_value = "text", .choices = "text|json",
+     .help = "log lines as text, or as one JSON object per line (time, level, instance, message)"},
+    {.name = "log_file", .type = SC_OPT_STRING, .default_value = "",
+     .help = "append the log to this file instead of stderr; SIGHUP reopens it (for logrotate)"},
+    {.name = "shutdown_timeout", .type = SC_OPT_DURATION, .default_value = "30s", .min = 0.1, .max = 86400,
+     .help = "after SIGTERM/SIGINT, how long sources, strategies and sinks may take to drain; past it the "
+             "process exits 1 without waiting further"},
     {.name = "control", .type = SC_OPT_STRING, .default_value = "",
      .help = "HOST:PORT of the HTTP control API, e.g. 127.0.0.1:8750 (off when empty; port 0 picks a free one); "
              "beyond loopback it requires control_token"},
@@ -1015,6 +1022,19 @@ bool sc_pipeline_sources_done(sc_pipeline *pipeline)
         if (state != SC_SOURCE_ENDED && state != SC_SOURCE_FAILED) return false;
     }
     return true;
+}
+
+const sc_option_value *sc_pipeline_host_option(sc_pipeline *pipeline, const char *name)
+{
+    return find_value(pipeline->host_options, name);
+}
+
+void sc_pipeline_request_reopen(sc_pipeline *pipeline)
+{
+    for (guint i = 0; i < pipeline->sinks->len; i++)
+        atomic_store(&((sc_sink_runtime *)g_ptr_array_index(pipeline->sinks, i))->reopen_requested, 1);
+    for (guint i = 0; i < pipeline->observers->len; i++)
+        atomic_store(&((sc_observer_runtime *)g_ptr_array_index(pipeline->observers, i))->reopen_requested, 1);
 }
 
 void sc_pipeline_request_stop(sc_pipeline *pipeline)

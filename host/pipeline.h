@@ -21,6 +21,11 @@ bool sc_pipeline_create(sc_pipeline *pipeline, GPtrArray *errors);
 void sc_pipeline_start(sc_pipeline *pipeline);
 /** True once every source has ended or failed. */
 bool sc_pipeline_sources_done(sc_pipeline *pipeline);
+/** A [host] key's value (never NULL for a declared key). */
+const sc_option_value *sc_pipeline_host_option(sc_pipeline *pipeline, const char *name);
+/** SIGHUP: sinks and observers with a reopen op reopen their files before
+ * their next item. */
+void sc_pipeline_request_reopen(sc_pipeline *pipeline);
 /** Ask every source to stop (signal); open segments close as partial. */
 void sc_pipeline_request_stop(sc_pipeline *pipeline);
 /** Wait for the sources, drain strategies and sinks, destroy instances.

@@ -113,6 +113,7 @@ struct sc_observer_runtime {
     atomic_uint_least64_t segments_seen;
     atomic_uint_least64_t dropped_packets;
     atomic_uint_least64_t dropped_segments;
+    atomic_int reopen_requested;  /* SIGHUP: call reopen before the next item */
 };
 
 typedef struct sc_pending_segment sc_pending_segment;
@@ -178,6 +179,7 @@ struct sc_sink_runtime {
     atomic_uint_least64_t consumed;
     atomic_uint_least64_t failed;
     atomic_uint_least64_t dropped_overflow;
+    atomic_int reopen_requested;  /* SIGHUP: call reopen before the next consume */
 };
 
 struct sc_sync_group {

@@ -176,6 +176,8 @@ static void enqueue(sc_sink_runtime *sink, const sc_segment *segment, const sc_s
 static void consume(sc_sink_runtime *sink, sink_item *item)
 {
     sc_ctx *ctx = sink->ctx;
+    if (atomic_exchange(&sink->reopen_requested, 0) && ctx->module->ops.sink.reopen)
+        ctx->module->ops.sink.reopen(ctx->instance);
     int result = item->set ? ctx->module->ops.sink.consume_set(ctx->instance, item->set)
                            : ctx->module->ops.sink.consume(ctx->instance, item->segment);
     if (result == SC_OK) {

@@ -35,6 +35,7 @@ int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info
     }
     sc_stream_info *copy = g_new0(sc_stream_info, 1);
     memcpy(copy, info, MIN((size_t)info->struct_size, sizeof *copy));
+    if (info->struct_size < offsetof(sc_stream_info, duration) + sizeof(int64_t)) copy->duration = SC_TIME_NONE;
     copy->struct_size = sizeof *copy;
     copy->codec_name = copy_string(info->codec_name);
     copy->format_name = copy_string(info->format_name);

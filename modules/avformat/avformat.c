@@ -333,6 +333,9 @@ static int declare_streams(avformat_source *source)
         }
         sc_stream_info info;
         sc_av_describe_stream(stream, &info);
+        /* Streams of many containers state no duration of their own. */
+        if (info.duration == SC_TIME_NONE && input->duration > 0 && input->duration != AV_NOPTS_VALUE)
+            info.duration = av_rescale(input->duration, SC_NSEC_PER_SEC, AV_TIME_BASE);
         int index = host->source_add_stream(source->ctx, &info);
         if (index < 0) {
             host->log(source->ctx, SC_LOG_ERROR, "the host refused stream %u of '%s' (%d)", i,

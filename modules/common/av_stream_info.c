@@ -35,6 +35,9 @@ void sc_av_describe_stream(const AVStream *stream, sc_stream_info *info)
     info->media_type = (uint32_t)sc_av_media_type(codec);
     info->codec_tag = fourcc_or_zero(codec->codec_tag);
     info->codec_name = avcodec_get_name(codec->codec_id);
+    info->duration = stream->duration != AV_NOPTS_VALUE && stream->time_base.den > 0
+                         ? av_rescale_q(stream->duration, stream->time_base, (AVRational){ 1, 1000000000 })
+                         : SC_TIME_NONE;
     if (codec->format >= 0 && (video || codec->codec_type == AVMEDIA_TYPE_AUDIO))
         info->format_name = video ? av_get_pix_fmt_name((enum AVPixelFormat)codec->format)
                                   : av_get_sample_fmt_name((enum AVSampleFormat)codec->format);

@@ -118,6 +118,24 @@ static void jsonl_destroy(void *instance)
     free(sink);
 }
 
+/* SIGHUP: logrotate moved the file; records go to a new one at the path.
+ * When it cannot be opened, the old descriptor stays (nothing is lost). */
+static void jsonl_reopen(void *instance)
+{
+    jsonl_sink *sink = instance;
+    if (!sink->owns_fd)
+        return;
+    int fd = open(sink->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        sink->host->log(sink->ctx, SC_LOG_ERROR, "reopening %s failed: %s; still writing to the old file",
+                        sink->path, strerror(errno));
+        return;
+    }
+    close(sink->fd);
+    sink->fd = fd;
+    sink->host->counter_add(sink->ctx, "reopened", 1);
+}
+
 /* A clearer message than "No such file or directory" for a missing folder. */
 static void log_open_failure(jsonl_sink *sink, const char *path, int error)
 {
@@ -181,6 +199,7 @@ static const sc_sink_ops jsonl_ops = {
     .destroy = jsonl_destroy,
     .consume = jsonl_consume,
     .consume_set = jsonl_consume_set,
+    .reopen = jsonl_reopen,
 };
 
 static const sc_module_descriptor jsonl_module = {

@@ -16,6 +16,7 @@
 typedef struct log_observer {
     const sc_host_api *host;
     sc_ctx *ctx;
+    char *path;
     int fd;
     int owns_fd;
     int64_t every;
@@ -88,6 +89,20 @@ static void log_segment(void *instance, const sc_segment *segment)
     write_line(self, line, length < (int)sizeof line ? length : (int)sizeof line - 1);
 }
 
+/* SIGHUP: a new file at the path (logrotate moved the old one). */
+static void log_reopen(void *instance)
+{
+    log_observer *self = instance;
+    if (!self->owns_fd || !self->path) return;
+    int fd = open(self->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        self->host->log(self->ctx, SC_LOG_ERROR, "reopening %s failed: %s", self->path, strerror(errno));
+        return;
+    }
+    close(self->fd);
+    self->fd = fd;
+}
+
 static int log_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
 {
     log_observer *self = calloc(1, sizeof *self);
@@ -106,6 +121,7 @@ static int log_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
             return SC_ERR_IO;
         }
         self->owns_fd = 1;
+        self->path = strdup(path);
     }
     *instance = self;
     return SC_OK;
@@ -115,6 +131,7 @@ static void log_destroy(void *instance)
 {
     log_observer *self = instance;
     if (self->owns_fd) close(self->fd);
+    free(self->path);
     free(self);
 }
 
@@ -124,6 +141,7 @@ static const sc_observer_ops log_ops = {
     .destroy = log_destroy,
     .packet = log_packet,
     .segment = log_segment,
+    .reopen = log_reopen,
 };
 
 static const sc_module_descriptor log_module = {

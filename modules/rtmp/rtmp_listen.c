@@ -607,6 +607,7 @@ static void declare_track(server *state, int index)
     const stream_metadata *metadata = &state->metadata;
     sc_stream_info info = {
         .struct_size = sizeof(info),
+        .duration = SC_TIME_NONE, /* live */
         .media_type = current->media_type,
         .codec_name = flv_codec_name(current->codec),
         .extradata = current->config,

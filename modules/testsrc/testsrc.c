@@ -1153,6 +1153,7 @@ static int declare_streams(testsrc *source)
     info.time_base_den = video_base.den;
     info.fps_num = source->frame_rate.num;
     info.fps_den = source->frame_rate.den;
+    info.duration = source->duration_ns > 0 ? source->duration_ns : SC_TIME_NONE;
     int index = host->source_add_stream(source->ctx, &info);
     if (index < 0) {
         host->log(source->ctx, SC_LOG_ERROR, "the host refused the video stream (%d)", index);
@@ -1203,6 +1204,7 @@ static int declare_streams(testsrc *source)
     sound.sar_den = 1;
     sound.fps_den = 1;
     sound.sample_rate = source->sample_rate;
+    sound.duration = source->duration_ns > 0 ? source->duration_ns : SC_TIME_NONE;
     index = host->source_add_stream(source->ctx, &sound);
     if (index < 0) {
         host->log(source->ctx, SC_LOG_ERROR, "the host refused the audio stream (%d)", index);

@@ -101,6 +101,10 @@ typedef struct sc_sink_ops {
     /** Optional: a synchronized segment set from a [sync NAME] group. A sink
      * without it receives each present member through consume. */
     int (*consume_set)(void *instance, const sc_segment_set *set);
+    /** Optional (ABI 1.1): SIGHUP — close and reopen output files kept
+     * open (logrotate moved them). Called on the sink's worker, between
+     * two consume calls. */
+    void (*reopen)(void *instance);
 } sc_sink_ops;
 
 /** Observer operations (ABI 1.1): the frame and segment callbacks. An
@@ -122,6 +126,8 @@ typedef struct sc_observer_ops {
     void (*segment)(void *instance, const sc_segment *segment);
     /** Optional: after the last call, before destroy. */
     void (*stop)(void *instance);
+    /** Optional: SIGHUP — reopen output files kept open; on its thread. */
+    void (*reopen)(void *instance);
 } sc_observer_ops;
 
 /** The descriptor a module's entry function returns. */

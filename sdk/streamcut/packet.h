@@ -112,6 +112,9 @@ typedef struct sc_stream_info {
     int32_t block_align;
     int32_t bits_per_coded_sample;
     const char *language;     /**< ISO 639 code or NULL */
+    /* ABI 1.1 */
+    int64_t duration;         /**< ns the input lasts when known (a file), else SC_TIME_NONE;
+                                   the host reads it only from writers whose struct_size covers it */
 } sc_stream_info;
 
 SC_END_DECLS
