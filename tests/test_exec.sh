@@ -412,5 +412,22 @@ runs=$(counter zombies hook runs)
 [ "$runs" -ge 5 ] && pass "zombies: $runs runs" || fail "zombies: $runs runs"
 expect_counter zombies hook failures 0
 
+# ---- 8. conf/examples/exec.ini, as shipped but for allow_root -------------
+mkdir example
+if [ "$(id -u)" -eq 0 ]; then
+    sed 's/^; allow_root = true$/allow_root = true/' "$top_srcdir/conf/examples/exec.ini" >example/exec.ini
+else
+    cp "$top_srcdir/conf/examples/exec.ini" example/exec.ini
+fi
+cd example
+run exec -v
+cd ..
+[ "$rc" -eq 0 ] && pass "example: exits 0" || { fail "example: exit $rc"; tail example/exec.err; }
+expect_counter example/exec check runs 4
+expect_counter example/exec check failures 0
+probed=$(grep -Ec '\[check\] five_seconds#[0-9]+ stdout: [45]\.[0-9]+$' example/exec.err || true)
+[ "$probed" -eq 4 ] && pass "example: ffprobe measured 4 clips of about 5 s" \
+    || { fail "example: $probed clip durations logged"; grep 'check' example/exec.err | tail; }
+
 echo "failures: $failures"
 [ "$failures" -eq 0 ]
