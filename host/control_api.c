@@ -681,6 +681,11 @@ static void request_done(void *data, struct MHD_Connection *connection, void **c
     *connection_data = NULL;
 }
 
+/* How long a new connection at the cap waits for one that is closing: a
+ * client's previous connections are counted until their threads end,
+ * shortly after it read the answers. */
+#define CAP_GRACE_US (200 * 1000)
+
 /* The connection cap, counted here: the accept policy sees every new
  * connection before MHD spends a thread on it. */
 static enum MHD_Result accept_policy(void *data, const struct sockaddr *address, socklen_t length)
@@ -688,6 +693,9 @@ static enum MHD_Result accept_policy(void *data, const struct sockaddr *address,
     (void)address;
     (void)length;
     sc_control *control = data;
+    gint64 give_up = g_get_monotonic_time() + CAP_GRACE_US;
+    while (atomic_load(&control->connections) >= control->max_connections && g_get_monotonic_time() < give_up)
+        g_usleep(5000);
     if (atomic_load(&control->connections) < control->max_connections) return MHD_YES;
     if (atomic_fetch_add(&control->refused_connections, 1) == 0)
         sc_log(SC_LOG_WARNING, NULL, "control API: %d connections open, refusing more (control_max_connections)",

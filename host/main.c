@@ -187,8 +187,9 @@ static int command_run(const char *path)
     sc_pipeline_start(pipeline);
     sc_progress *progress = sc_progress_new(pipeline);
     wait_for_sources(pipeline, &watchdog, progress);
-    sc_progress_finish(progress);
     int status = sc_pipeline_finish(pipeline);
+    /* After the drain: the last line counts the segments the end closed. */
+    sc_progress_finish(progress);
     watchdog_disarm(&watchdog);
     g_mutex_clear(&watchdog.lock);
     g_cond_clear(&watchdog.done_changed);
