@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #define FIRST_RETRY_DELAY_NS (100 * SC_NSEC_PER_MSEC)
-#define PROBLEM_TEXT_MAX 256
+#define PROBLEM_TEXT_MAX 512
 #define TARGET_TEXT_MAX 512
 /* ".<source name>" after a set member's field names. */
 #define SC_NAME_SUFFIX_MAX 128
@@ -538,7 +538,12 @@ static int publish(redis_sink *sink, const entry_args *args, const char *what)
                     return SC_ERR_IO;
                 continue;
             }
-            log_problem(sink, SC_LOG_ERROR, "%s refused %s: %s", sink->target_text, what, sink->last_error);
+            /* One connection means one Cluster node: say how to stay on it. */
+            int moved = strncmp(sink->last_error, "MOVED", 5) == 0 || strncmp(sink->last_error, "ASK", 3) == 0;
+            log_problem(sink, SC_LOG_ERROR, "%s refused %s: %s%s", sink->target_text, what, sink->last_error,
+                        moved ? " (the sink talks to one Cluster node: point url at the node that owns "
+                                "the key, or give every key one hash tag, key = {{streamcut}}:{source})"
+                              : "");
             return SC_ERR_IO;
         }
         freeReplyObject(reply);
