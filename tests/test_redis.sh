@@ -81,6 +81,10 @@ counter() {
     echo "${value:-0}"
 }
 
+line_count() { # FILE: its lines, 0 while it does not exist
+    if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+
 # stream_field PORT KEY FIELD [length]: FIELD's value (or its length) in
 # each entry of the stream, one a line ("?" where an entry lacks it).
 stream_field() {
@@ -142,7 +146,7 @@ EOF
 } >entries.ini
 rc=0
 "$streamcut" run entries.ini >entries.out 2>entries.err || rc=$?
-segments=$(wc -l <records.jsonl)
+segments=$(line_count records.jsonl)
 if [ "$rc" -eq 0 ] && [ "$segments" -eq 6 ]; then
     pass "run with two redis sinks: exit 0, $segments segments"
 else
@@ -196,7 +200,7 @@ size_mismatch=0
 while read -r file size; do
     [ -f "$file" ] && [ "$(stat -c %s "$file")" -eq "$size" ] || size_mismatch=$((size_mismatch + 1))
 done <payload.sizes
-[ "$(wc -l <payload.sizes)" -eq "$segments" ] && [ "$size_mismatch" -eq 0 ] \
+[ "$(line_count payload.sizes)" -eq "$segments" ] && [ "$size_mismatch" -eq 0 ] \
     && pass "every entry's payload is as long as its clip" || { fail "payload sizes:"; cat payload.sizes; }
 [ "$(counter bytes payload_bytes entries.err)" -eq "$(cat clips/*.ts | wc -c)" ] \
     && pass "payload_bytes = the clips' total size" || fail "payload_bytes = $(counter bytes payload_bytes entries.err)"
@@ -238,13 +242,18 @@ fi
 pending=$(redis-cli -p "$port" XPENDING sc:cam:payload crashers | head -n1)
 [ "$pending" = 0 ] && pass "XPENDING crashers = 0 after the takeover" || fail "XPENDING crashers = $pending"
 
-# SIGINT stops a waiting consumer cleanly.
+# SIGINT stops a waiting consumer cleanly (once it has read everything, so
+# its handler is surely installed: a background job starts with SIGINT
+# ignored until then).
 "$consumer" --port "$port" --key sc:cam:payload --group late --consumer w9 --block-ms 300 >late.jsonl 2>late.err &
 consumer_pid=$!
 started+=("$consumer_pid")
 ticks=0
-while [ "$(wc -l <late.jsonl)" -lt "$segments" ] && [ "$ticks" -lt 100 ]; do sleep 0.1; ticks=$((ticks + 1)); done
+while [ "$(line_count late.jsonl)" -lt "$segments" ] && [ "$ticks" -lt 300 ]; do sleep 0.1; ticks=$((ticks + 1)); done
 kill -INT "$consumer_pid"
+ticks=0
+while kill -0 "$consumer_pid" 2>/dev/null && [ "$ticks" -lt 100 ]; do sleep 0.1; ticks=$((ticks + 1)); done
+kill -KILL "$consumer_pid" 2>/dev/null || true
 rc=0
 wait "$consumer_pid" || rc=$?
 [ "$rc" -eq 0 ] && grep -q "acknowledged $segments entries" late.err \
@@ -388,15 +397,14 @@ until [ "$(redis-cli -p "$outage_port" XLEN roomy 2>/dev/null || echo 0)" -ge 4 
     sleep 0.1
     ticks=$((ticks + 1))
 done
-kill -KILL "$redis_pid"
-wait "$redis_pid" 2>/dev/null || true
-before=$(wc -l <outage.jsonl)
+{ kill -KILL "$redis_pid" && wait "$redis_pid"; } 2>/dev/null || true
+before=$(line_count outage.jsonl)
 sleep 5
 # shellcheck disable=SC2086
 start_redis "$outage_port" outage $aof
 rc=0
 wait "$streamcut_pid" || rc=$?
-segments=$(wc -l <outage.jsonl)
+segments=$(line_count outage.jsonl)
 echo "outage: killed after $before segments, restarted 5 s later; $segments segments in all"
 distinct() { # KEY: distinct segment indexes the stream holds
     stream_field "$outage_port" "$1" index | sort -u | wc -l
