@@ -8,7 +8,8 @@
 #   through a consumer's --save-payload), include = file its path.
 # - Consumer group: redis-consumer reads and acknowledges every entry
 #   (XPENDING empty after), takes over what a dead worker left pending
-#   (XAUTOCLAIM), and exits 0 on SIGINT.
+#   (XAUTOCLAIM), leaves what its --exec failed on pending and handles it
+#   when restarted, and exits 0 on SIGINT.
 # - Sync sets: one entry per set, its json the jsonl line.
 # - Credentials: a wrong password, a missing one and a wrong ACL user stop
 #   the run with a clear error that never shows the password; the right
@@ -241,6 +242,20 @@ else
 fi
 pending=$(redis-cli -p "$port" XPENDING sc:cam:payload crashers | head -n1)
 [ "$pending" = 0 ] && pass "XPENDING crashers = 0 after the takeover" || fail "XPENDING crashers = $pending"
+
+# A failing --exec leaves its entries pending; the same worker, restarted,
+# handles its own pending entries first.
+timeout 60 "$consumer" --port "$port" --key sc:cam:payload --group picky --consumer p1 \
+    --exec 'cat >/dev/null; exit 3' --idle-exit 1 --block-ms 200 >/dev/null 2>picky1.err || true
+pending_after_failure=$(redis-cli -p "$port" XPENDING sc:cam:payload picky | head -n1)
+timeout 60 "$consumer" --port "$port" --key sc:cam:payload --group picky --consumer p1 \
+    --exec 'grep -q "\"source\":\"cam\""' --idle-exit 1 --block-ms 200 >/dev/null 2>picky2.err || true
+pending=$(redis-cli -p "$port" XPENDING sc:cam:payload picky | head -n1)
+if [ "$pending_after_failure" = "$segments" ] && [ "$pending" = 0 ] && grep -q "acknowledged $segments entries" picky2.err; then
+    pass "--exec failing leaves $segments entries pending; restarted, the worker handles and acknowledges them"
+else
+    fail "--exec failure: pending $pending_after_failure then $pending: $(cat picky1.err picky2.err)"
+fi
 
 # SIGINT stops a waiting consumer cleanly (once it has read everything, so
 # its handler is surely installed: a background job starts with SIGINT
