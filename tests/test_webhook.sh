@@ -351,6 +351,25 @@ if not ok:
 sys.exit(0 if ok else 1)
 EOF
 
+# ---- the shipped example, as it is --------------------------------------------
+status=0
+WEBHOOK_URL=http://127.0.0.1:$plain/ok/example WEBHOOK_TOKEN=example-token WEBHOOK_SECRET=example-key \
+    timeout 120 "$streamcut" run "$top_srcdir/conf/examples/webhook.ini" >example.out 2>example.err || status=$?
+[ "$status" -eq 0 ] || { fail "conf/examples/webhook.ini exited $status"; cat example.err; }
+python3 - <<'EOF' && pass "example: each record posted, naming its clip, signed and authorized" || fail "example"
+import hashlib, hmac, json, os, sys
+records = [json.loads(line) for line in open("example.out")]
+got = [r for r in map(json.loads, open("plain.log")) if r["path"] == "/ok/example"]
+bodies = sorted((json.loads(r["body"]) for r in got), key=lambda b: b["index"])
+ok = len(records) == 2 and bodies == records and all(os.path.isfile(b.get("file", "")) for b in bodies)
+for r in got:
+    h = r["headers"]
+    ok = ok and h.get("authorization") == "Bearer example-token" and h.get("x-pipeline") == "webhook-example"
+    ok = ok and h.get("x-streamcut-signature") == "sha256=" + hmac.new(
+        b"example-key", r["body"].encode(), hashlib.sha256).hexdigest()
+sys.exit(0 if ok else 1)
+EOF
+
 # ---- bad options: refused before anything runs, secrets not echoed ----------
 refused() { # refused NAME EXPECTED-MESSAGE KEY=VALUE...
     local name=$1 expected=$2
