@@ -5,8 +5,9 @@
 # behaviour next to a jsonl sink, and the receiver's log is checked:
 # every record arrives once, its body equal to the jsonl record, with its
 # headers (Content-Type, User-Agent, Idempotency-Key, Basic and Bearer
-# authorization, extra headers) and an HMAC verified here; 503s then
-# success (retries counted, same key and body each time); 500 forever
+# authorization, extra headers) and an HMAC verified here, over one
+# kept-alive connection; 503s then success (retries counted, same key and
+# body each time); 500 forever
 # (failed after the retries, with growing waits, the run goes on and
 # exits 0); a receiver that never answers (the deadline holds: the run
 # does not hang); 400 (rejected, no retry); Retry-After (honoured, and
@@ -248,6 +249,7 @@ def same_records(path, got):
 main = on("/ok/main")
 check(len(main) == 3, "main: 3 requests, got %d" % len(main))
 same_records("main", main)
+check(len({r["client_port"] for r in main}) == 1, "main: the connection is kept alive between posts")
 keys = {r["headers"].get("idempotency-key") for r in main}
 check(len(keys) == 3 and None not in keys, "main: one distinct Idempotency-Key per record")
 for r in main:

@@ -3,7 +3,8 @@
 
 Listens on 127.0.0.1 (port 0: the kernel picks one, written to PORT_FILE
 once listening) and logs every request as one JSON line to LOG_FILE:
-{"path", "headers", "body", "at" (seconds, monotonic), "answer"}.
+{"path", "headers", "body", "at" (seconds, monotonic), "client_port",
+"answer"}.
 
 How it answers depends on the path, so one receiver serves every sink
 of a test pipeline:
@@ -37,6 +38,9 @@ stopping = threading.Event()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+    # Headers and body leave in separate writes: without this, Nagle and
+    # the client's delayed ACK hold each answer ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         pass
@@ -79,6 +83,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "headers": {name.lower(): value for name, value in self.headers.items()},
             "body": body.decode("utf-8", "replace"),
             "at": time.monotonic(),
+            "client_port": self.client_address[1],
             "answer": 0 if kind == "hang" else status,
         }
         with lock, open(log_file, "a") as log:
