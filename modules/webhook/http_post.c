@@ -317,38 +317,46 @@ static void classify_error(post_attempt *attempt, const GError *error, post_resu
     }
 }
 
+/* Sends `message` and reads its answer; returns the redirect's target to
+ * follow next, or NULL once *result says how the post ended. */
+static GUri *send_message(post_attempt *attempt, SoupMessage *message, GUri *uri, unsigned hops,
+                          post_result *result)
+{
+    http_poster *poster = attempt->poster;
+    GAsyncResult *sent = NULL;
+    soup_session_send_async(poster->session, message, G_PRIORITY_DEFAULT, attempt->cancellable, keep_result, &sent);
+    wait_for(attempt, &sent);
+    GError *error = NULL;
+    GInputStream *stream = soup_session_send_finish(poster->session, sent, &error);
+    g_object_unref(sent);
+    if (stream == NULL) {
+        classify_error(attempt, error, result);
+        g_clear_error(&error);
+        return NULL;
+    }
+    char answer[ANSWER_SHOWN_MAX + 1];
+    read_answer(attempt, stream, answer, sizeof(answer));
+    g_object_unref(stream);
+    result->status = soup_message_get_status(message);
+    if (attempt->timed_out || attempt->certificate_problem[0] != '\0') {
+        classify_error(attempt, NULL, result);
+        return NULL;
+    }
+    if (is_followed_redirect(result->status))
+        return redirect_target(poster, uri, message, hops, result);
+    classify_status(message, answer, result);
+    return NULL;
+}
+
 static void post_following_redirects(post_attempt *attempt, GBytes *body, const http_header *extra,
                                      size_t extra_count, post_result *result)
 {
-    http_poster *poster = attempt->poster;
-    GUri *uri = g_uri_ref(poster->url);
+    GUri *uri = g_uri_ref(attempt->poster->url);
     for (unsigned hops = 0;; hops++) {
         SoupMessage *message = new_request(attempt, uri, body, extra, extra_count);
-        GAsyncResult *sent = NULL;
-        soup_session_send_async(poster->session, message, G_PRIORITY_DEFAULT, attempt->cancellable, keep_result,
-                                &sent);
-        wait_for(attempt, &sent);
-        GError *error = NULL;
-        GInputStream *stream = soup_session_send_finish(poster->session, sent, &error);
-        g_object_unref(sent);
-        if (stream == NULL) {
-            classify_error(attempt, error, result);
-            g_clear_error(&error);
-            g_object_unref(message);
-            break;
-        }
-        char answer[ANSWER_SHOWN_MAX + 1];
-        read_answer(attempt, stream, answer, sizeof(answer));
-        g_object_unref(stream);
-        result->status = soup_message_get_status(message);
-        if (attempt->timed_out || attempt->certificate_problem[0] != '\0') {
-            classify_error(attempt, NULL, result);
-            g_object_unref(message);
-            break;
-        }
-        GUri *next = is_followed_redirect(result->status) ? redirect_target(poster, uri, message, hops, result) : NULL;
-        if (next == NULL && !is_followed_redirect(result->status))
-            classify_status(message, answer, result);
+        GUri *next = send_message(attempt, message, uri, hops, result);
+        /* The certificate check points at this attempt, which ends soon. */
+        g_signal_handlers_disconnect_by_data(message, attempt);
         g_object_unref(message);
         if (next == NULL)
             break;
