@@ -62,6 +62,7 @@ struct sc_control {
 typedef struct request_state {
     GString *body;
     bool too_large;
+    bool answered;                /* refused from its headers: the rest is discarded */
 } request_state;
 
 static const sc_option_value *host_option(sc_pipeline *pipeline, const char *name)
@@ -653,8 +654,15 @@ static enum MHD_Result handle(void *data, struct MHD_Connection *connection, con
         state->body = g_string_new(NULL);
         *connection_data = state;
         enum MHD_Result result;
-        /* Refusing before the body arrives: MHD discards what follows. */
-        if (refuse_early(control, connection, url, method, &result)) return result;
+        /* Refusing before the body arrives: what follows is discarded. */
+        if (refuse_early(control, connection, url, method, &result)) {
+            state->answered = true;
+            return result;
+        }
+        return MHD_YES;
+    }
+    if (state->answered) {
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -787,6 +795,11 @@ static void unref_order(gpointer order) { sc_clip_order_unref(order); }
 void sc_control_stop(sc_control *control)
 {
     if (!control) return;
+    /* The pipeline has finished: orders not done by now never will be;
+     * release the requests waiting for them before the server stops. */
+    g_mutex_lock(&control->orders_lock);
+    for (GList *link = control->orders.head; link; link = link->next) sc_clip_order_abandon(link->data);
+    g_mutex_unlock(&control->orders_lock);
     if (control->daemon) MHD_stop_daemon(control->daemon);
     g_queue_clear_full(&control->orders, unref_order);
     g_mutex_clear(&control->orders_lock);

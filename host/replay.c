@@ -102,6 +102,11 @@ void sc_clip_order_cut(sc_clip_order *order, const sc_segment *segment)
     sc_sink_dispatch_order(order);
 }
 
+void sc_clip_order_abandon(sc_clip_order *order)
+{
+    mark_done(order);
+}
+
 void sc_clip_order_item_done(sc_clip_order *order)
 {
     if (atomic_fetch_sub(&order->items_left, 1) == 1) mark_done(order);

@@ -282,6 +282,9 @@ void sc_clip_order_unref(sc_clip_order *order);
 bool sc_clip_order_wait(sc_clip_order *order, gint64 deadline_us);
 /** Cut (segment, referenced by the order) or found empty (NULL): dispatches. */
 void sc_clip_order_cut(sc_clip_order *order, const sc_segment *segment);
+/** The pipeline is gone: waiters stop waiting (a segment not cut by now
+ * reads as none). */
+void sc_clip_order_abandon(sc_clip_order *order);
 /** A sink finished with its item (written, failed or dropped). */
 void sc_clip_order_item_done(sc_clip_order *order);
 /** The replay thread: turn queued orders into pending segments. */
