@@ -692,7 +692,7 @@ static void request_done(void *data, struct MHD_Connection *connection, void **c
 /* How long a new connection at the cap waits for one that is closing: a
  * client's previous connections are counted until their threads end,
  * shortly after it read the answers. */
-#define CAP_GRACE_US (200 * 1000)
+#define CAP_GRACE_US (1000 * 1000)
 
 /* The connection cap, counted here: the accept policy sees every new
  * connection before MHD spends a thread on it. */
