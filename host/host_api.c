@@ -288,7 +288,12 @@ static int api_strategy_hold(sc_ctx *ctx, int64_t from)
 
 static int api_event_post(sc_ctx *ctx, const sc_event *event)
 {
-    if (!ctx || !ctx->source || !event || !event->name) return SC_ERR_INVALID;
+    if (!ctx || !ctx->source || !event) return SC_ERR_INVALID;
+    if (event->struct_size < offsetof(sc_event, name) + sizeof(const char *) || !event->name) {
+        sc_log(SC_LOG_ERROR, ctx->name, "event_post: event without a name, or its struct_size %u too small",
+               event->struct_size);
+        return SC_ERR_INVALID;
+    }
     return sc_source_runtime_post_event(ctx->source, event);
 }
 

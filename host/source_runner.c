@@ -12,6 +12,8 @@ static char *copy_string(const char *text) { return text ? g_strdup(text) : NULL
 sc_event *sc_event_copy(const sc_event *event)
 {
     sc_event *copy = g_new0(sc_event, 1);
+    /* Fields a smaller (older) writer does not have take their defaults. */
+    copy->time = copy->pre_roll = copy->post_roll = SC_TIME_NONE;
     memcpy(copy, event, MIN((size_t)event->struct_size, sizeof *copy));
     copy->struct_size = sizeof *copy;
     copy->name = g_strdup(event->name);

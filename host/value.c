@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <streamcut/helpers.h>
+
 bool sc_value_parse_bool(const char *text, bool *out, const char **why)
 {
     static const char *const truths[] = {"true", "yes", "on", "1"};
@@ -45,65 +47,16 @@ bool sc_value_parse_double(const char *text, double *out, const char **why)
     return true;
 }
 
-/* Splits "1.5ms" into 1.5 and "ms"; rejects anything but a plain decimal. */
-static bool split_number_unit(const char *text, double *number, const char **unit)
-{
-    const char *p = text;
-    if (!isdigit((unsigned char)*p) && *p != '.') return false;
-    char *end;
-    errno = 0;
-    *number = strtod(p, &end);
-    if (end == p || errno == ERANGE || !isfinite(*number) || *number < 0) return false;
-    /* strtod accepts hex, inf and exponents; the INI format wants decimals. */
-    for (const char *c = p; c < end; c++)
-        if (!isdigit((unsigned char)*c) && *c != '.') return false;
-    while (*end == ' ') end++;
-    *unit = end;
-    return true;
-}
-
+/* Durations and sizes use the SDK's parsers, so a module that parses a
+ * value itself accepts exactly what the INI file does. */
 bool sc_value_parse_duration(const char *text, int64_t *out_ns, const char **why)
 {
-    static const struct { const char *unit; double ns; } units[] = {
-        {"", 1e9}, {"s", 1e9}, {"sec", 1e9}, {"ms", 1e6}, {"us", 1e3},
-        {"ns", 1}, {"m", 60e9}, {"min", 60e9}, {"h", 3600e9},
-    };
-    double number;
-    const char *unit;
-    *why = "expected a duration such as 10, 10s, 500ms, 2m or 1h";
-    if (!split_number_unit(text, &number, &unit)) return false;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(unit, units[i].unit) == 0) {
-            double ns = number * units[i].ns;
-            if (ns > 9.2e18) { *why = "duration too large"; return false; }
-            *out_ns = (int64_t)llround(ns);
-            return true;
-        }
-    }
-    return false;
+    return sc_parse_duration(text, out_ns, why) == SC_OK;
 }
 
 bool sc_value_parse_size(const char *text, int64_t *out, const char **why)
 {
-    static const struct { const char *unit; double factor; } units[] = {
-        {"", 1}, {"b", 1}, {"k", 1e3}, {"kb", 1e3}, {"m", 1e6}, {"mb", 1e6},
-        {"g", 1e9}, {"gb", 1e9}, {"ki", 1024.0}, {"kib", 1024.0},
-        {"mi", 1048576.0}, {"mib", 1048576.0}, {"gi", 1073741824.0},
-        {"gib", 1073741824.0},
-    };
-    double number;
-    const char *unit;
-    *why = "expected a size such as 1024, 64k, 200MB or 1GiB";
-    if (!split_number_unit(text, &number, &unit)) return false;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcasecmp(unit, units[i].unit) == 0) {
-            double bytes = number * units[i].factor;
-            if (bytes > 9.2e18) { *why = "size too large"; return false; }
-            *out = (int64_t)llround(bytes);
-            return true;
-        }
-    }
-    return false;
+    return sc_parse_size(text, out, why) == SC_OK;
 }
 
 bool sc_value_is_choice(const char *text, const char *choices)

@@ -9,27 +9,12 @@
 #include "loader.h"
 #include "test_util.h"
 
-static char *module_path(const char *name)
-{
-    char *file = g_strconcat(name, ".so", NULL);
-    char *path = g_build_filename(test_modules_dir(), file, NULL);
-    g_free(file);
-    if (!g_path_is_absolute(path)) {
-        char *cwd = g_get_current_dir();
-        char *absolute = g_build_filename(cwd, path, NULL);
-        g_free(cwd);
-        g_free(path);
-        path = absolute;
-    }
-    return path;
-}
-
 /* Open module `name` from the test folder and expect a refusal mentioning
  * `fragment`, on one line naming the file. */
 static void expect_refused(const char *name, const char *fragment)
 {
     sc_loader *loader = sc_loader_new(NULL);
-    char *path = module_path(name);
+    char *path = test_module_path(name);
     char *error = NULL;
     sc_module *module = sc_loader_open(loader, path, &error);
     ck_assert_msg(module == NULL, "%s was loaded", name);
@@ -47,7 +32,7 @@ static void expect_refused(const char *name, const char *fragment)
 START_TEST(good_module_loads_with_its_abi)
 {
     sc_loader *loader = sc_loader_new(NULL);
-    char *path = module_path("probe");
+    char *path = test_module_path("probe");
     char *error = NULL;
     sc_module *module = sc_loader_open(loader, path, &error);
     ck_assert_msg(module != NULL, "%s", error);
@@ -84,7 +69,7 @@ START_TEST(only_absolute_so_paths_are_opened)
     ck_assert_ptr_null(sc_loader_open(loader, "probe.so", &error));
     ck_assert_ptr_nonnull(strstr(error, "must be absolute"));
     g_free(error);
-    char *la = module_path("probe");
+    char *la = test_module_path("probe");
     la[strlen(la) - 3] = '\0';
     char *la_path = g_strconcat(la, ".la", NULL);
     ck_assert_ptr_null(sc_loader_open(loader, la_path, &error));
@@ -98,7 +83,7 @@ END_TEST
 
 static char *copy_module_to(const char *dir, const char *name, const char *as)
 {
-    char *source = module_path(name);
+    char *source = test_module_path(name);
     char *contents;
     gsize length;
     ck_assert(g_file_get_contents(source, &contents, &length, NULL));

@@ -61,6 +61,12 @@ test_run_result test_run_pipeline(const char *body, int stop_after_ms)
 
 test_run_result test_run_pipeline_from(const char *body, const char *from, int stop_after_ms)
 {
+    return test_run_pipeline_inspected(body, from, stop_after_ms, NULL, NULL);
+}
+
+test_run_result test_run_pipeline_inspected(const char *body, const char *from, int stop_after_ms,
+                                            void (*inspect)(sc_pipeline *pipeline, void *data), void *data)
+{
     char *dir = test_make_dir();
     char *records_path = g_build_filename(dir, "records.jsonl", NULL);
     char *text = g_strdup_printf("[host]\nmodule_path = %s\n%s\n[sink records]\nmodule = jsonl\nfrom = %s\npath = %s\n",
@@ -76,6 +82,7 @@ test_run_result test_run_pipeline_from(const char *body, const char *from, int s
         sc_pipeline_request_stop(pipeline);
     }
     while (!sc_pipeline_sources_done(pipeline)) g_usleep(2000);
+    if (inspect) inspect(pipeline, data);
     test_run_result result = {.status = sc_pipeline_finish(pipeline)};
     sc_pipeline_free(pipeline);
     char *contents = NULL;
@@ -115,3 +122,17 @@ bool test_has_flag(const char *record, const char *flag)
     return found != NULL;
 }
 
+char *test_module_path(const char *name)
+{
+    char *file = g_strconcat(name, ".so", NULL);
+    char *path = g_build_filename(test_modules_dir(), file, NULL);
+    g_free(file);
+    if (!g_path_is_absolute(path)) {
+        char *cwd = g_get_current_dir();
+        char *absolute = g_build_filename(cwd, path, NULL);
+        g_free(cwd);
+        g_free(path);
+        path = absolute;
+    }
+    return path;
+}

@@ -11,6 +11,8 @@ char *test_write_file(const char *dir, const char *name, const char *content);
 void test_remove_tree(const char *path);
 /** Folder of the test-only modules (synth, probe, broken ones). */
 const char *test_modules_dir(void);
+/** Absolute path of test-only module NAME's .so (g_free). */
+char *test_module_path(const char *name);
 /** All error lines joined with newlines (g_free). */
 char *test_join_errors(GPtrArray *errors);
 
@@ -27,6 +29,11 @@ typedef struct test_run_result {
  * `stop_after_ms` the run is stopped as by a signal after that long.
  * Fails the current Check test on any configuration error. */
 test_run_result test_run_pipeline_from(const char *body, const char *from, int stop_after_ms);
+typedef struct sc_pipeline sc_pipeline;
+/** test_run_pipeline_from, calling `inspect(pipeline, data)` once the
+ * sources are done and before the pipeline finishes (NULL: no call). */
+test_run_result test_run_pipeline_inspected(const char *body, const char *from, int stop_after_ms,
+                                            void (*inspect)(sc_pipeline *pipeline, void *data), void *data);
 /** test_run_pipeline_from with from = "cut". */
 test_run_result test_run_pipeline(const char *body, int stop_after_ms);
 /** A number field of a JSON record (fails the test when absent). */

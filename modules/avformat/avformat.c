@@ -99,33 +99,17 @@ static const sc_option_spec avformat_options[] = {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int stop_wanted(avformat_source *source)
+/* Takes the source as void * so that sc_wait_until can call it too. */
+static int stop_wanted(void *opaque)
 {
+    avformat_source *source = opaque;
     return atomic_load(&source->stop_requested) ||
            source->host->source_should_stop(source->ctx);
 }
 
-static void sleep_ns(int64_t duration_ns)
-{
-    struct timespec pause = {
-        .tv_sec = (time_t)(duration_ns / SC_NSEC_PER_SEC),
-        .tv_nsec = (long)(duration_ns % SC_NSEC_PER_SEC),
-    };
-    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-    }
-}
-
 static int wait_until(avformat_source *source, int64_t due_ns)
 {
-    for (;;) {
-        if (stop_wanted(source))
-            return SC_ERR_STOPPED;
-        int64_t now = source->host->monotonic_ns();
-        if (now >= due_ns)
-            return SC_OK;
-        int64_t remaining = due_ns - now;
-        sleep_ns(remaining < PACING_SLICE_NS ? remaining : PACING_SLICE_NS);
-    }
+    return sc_wait_until(source->host, due_ns, PACING_SLICE_NS, stop_wanted, source);
 }
 
 static const char *error_text(int av_error, char *buffer, size_t size)
@@ -458,7 +442,7 @@ static int read_packets(avformat_source *source)
         }
         if (ret == AVERROR(EAGAIN)) {
             /* Some demuxers have nothing yet without being at the end. */
-            sleep_ns(RETRY_PAUSE_NS);
+            sc_sleep_ns(RETRY_PAUSE_NS);
             continue;
         }
         if (ret < 0) {
@@ -481,7 +465,7 @@ static int read_packets(avformat_source *source)
                 status = report_failure(source, "reading", ret);
                 break;
             }
-            sleep_ns(RETRY_PAUSE_NS);
+            sc_sleep_ns(RETRY_PAUSE_NS);
             continue;
         }
         consecutive_errors = 0;

@@ -21,10 +21,11 @@
 
 /* ---- a growable text buffer; `failed` sticks so callers check once ---- */
 
-void text_buffer_append(text_buffer *buf, const void *bytes, size_t count)
+/* Room for `count` more bytes and the NUL; 0, or -1 once failed. */
+static int text_buffer_reserve(text_buffer *buf, size_t count)
 {
     if (buf->failed)
-        return;
+        return -1;
     if (buf->length + count + 1 > buf->capacity) {
         size_t wanted = buf->capacity ? buf->capacity : 1024;
         while (wanted < buf->length + count + 1)
@@ -32,11 +33,18 @@ void text_buffer_append(text_buffer *buf, const void *bytes, size_t count)
         char *grown = realloc(buf->data, wanted);
         if (grown == NULL) {
             buf->failed = 1;
-            return;
+            return -1;
         }
         buf->data = grown;
         buf->capacity = wanted;
     }
+    return 0;
+}
+
+void text_buffer_append(text_buffer *buf, const void *bytes, size_t count)
+{
+    if (text_buffer_reserve(buf, count) != 0)
+        return;
     memcpy(buf->data + buf->length, bytes, count);
     buf->length += count;
     buf->data[buf->length] = '\0';
@@ -76,96 +84,16 @@ void text_buffer_append_format(text_buffer *buf, const char *fmt, ...)
 
 /* ---- JSON strings ---- */
 
-/*
- * Length (1-4) of the well-formed UTF-8 sequence at `text`, or the negated
- * length of its longest ill-formed prefix, which becomes one U+FFFD (the
- * "maximal subpart" rule of Unicode, so each bad byte run yields one mark).
- */
-static int utf8_sequence(const unsigned char *text, size_t available)
-{
-    unsigned char lead = text[0];
-    unsigned char low = 0x80, high = 0xBF;
-    int continuation_count;
-
-    if (lead < 0x80)
-        return 1;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        continuation_count = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        continuation_count = 2;
-        if (lead == 0xE0)
-            low = 0xA0;   /* overlong */
-        else if (lead == 0xED)
-            high = 0x9F;  /* UTF-16 surrogates */
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        continuation_count = 3;
-        if (lead == 0xF0)
-            low = 0x90;   /* overlong */
-        else if (lead == 0xF4)
-            high = 0x8F;  /* past U+10FFFF */
-    } else {
-        return -1;
-    }
-    for (int i = 1; i <= continuation_count; i++) {
-        if ((size_t)i >= available)
-            return -i;
-        unsigned char c = text[i];
-        unsigned char min = i == 1 ? low : 0x80;
-        unsigned char max = i == 1 ? high : 0xBF;
-        if (c < min || c > max)
-            return -i;
-    }
-    return continuation_count + 1;
-}
-
-/* Appends `bytes` as a quoted JSON string; any input gives valid JSON. */
+/* Appends `bytes` as a quoted JSON string; any input gives valid JSON
+ * (the SDK's escaping: invalid UTF-8 becomes U+FFFD). */
 static void append_json_string_bytes(text_buffer *buf, const char *bytes, size_t length)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *text = (const unsigned char *)bytes;
-    size_t run_start = 0;
-    size_t i = 0;
-
+    size_t escaped_length = sc_json_escape(NULL, 0, bytes, length);
     text_buffer_append(buf, "\"", 1);
-    while (i < length) {
-        unsigned char c = text[i];
-        const char *escape = NULL;
-        char unicode_escape[7];
-        int sequence = 1;
-
-        if (c == '"')
-            escape = "\\\"";
-        else if (c == '\\')
-            escape = "\\\\";
-        else if (c == '\n')
-            escape = "\\n";
-        else if (c == '\r')
-            escape = "\\r";
-        else if (c == '\t')
-            escape = "\\t";
-        else if (c == '\b')
-            escape = "\\b";
-        else if (c == '\f')
-            escape = "\\f";
-        else if (c < 0x20) {
-            snprintf(unicode_escape, sizeof(unicode_escape), "\\u00%c%c", hex[c >> 4],
-                     hex[c & 15]);
-            escape = unicode_escape;
-        } else if (c >= 0x80) {
-            sequence = utf8_sequence(text + i, length - i);
-            if (sequence < 0)
-                escape = "\xEF\xBF\xBD";   /* U+FFFD REPLACEMENT CHARACTER */
-        }
-        if (escape == NULL) {
-            i += (size_t)sequence;
-            continue;
-        }
-        text_buffer_append(buf, text + run_start, i - run_start);
-        text_buffer_append_text(buf, escape);
-        i += (size_t)(sequence < 0 ? -sequence : sequence);
-        run_start = i;
+    if (text_buffer_reserve(buf, escaped_length) == 0) {
+        sc_json_escape(buf->data + buf->length, buf->capacity - buf->length, bytes, length);
+        buf->length += escaped_length;
     }
-    text_buffer_append(buf, text + run_start, length - run_start);
     text_buffer_append(buf, "\"", 1);
 }
 
@@ -269,7 +197,7 @@ static int json_string(json_reader *reader)
             }
             continue;
         }
-        int sequence = utf8_sequence(reader->at, (size_t)(reader->end - reader->at));
+        int sequence = sc_utf8_sequence(reader->at, (size_t)(reader->end - reader->at));
         if (sequence < 0)
             return -1;
         reader->at += sequence;

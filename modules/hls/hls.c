@@ -283,32 +283,17 @@ static int64_t now_ns(const hls_source *source)
     return source->host->monotonic_ns();
 }
 
-static bool stop_wanted(hls_source *source)
+/* Takes the source as void * so that sc_wait_until can call it too. */
+static int stop_wanted(void *opaque)
 {
+    hls_source *source = opaque;
     return atomic_load(&source->stop_requested) || source->host->source_should_stop(source->ctx);
-}
-
-static void sleep_ns(int64_t duration_ns)
-{
-    struct timespec pause = {
-        .tv_sec = (time_t)(duration_ns / SC_NSEC_PER_SEC),
-        .tv_nsec = (long)(duration_ns % SC_NSEC_PER_SEC),
-    };
-    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-    }
 }
 
 /* Sleeps until `due_ns` (monotonic) in slices; SC_ERR_STOPPED if told to stop. */
 static int wait_until(hls_source *source, int64_t due_ns)
 {
-    for (;;) {
-        if (stop_wanted(source))
-            return SC_ERR_STOPPED;
-        int64_t remaining = due_ns - now_ns(source);
-        if (remaining <= 0)
-            return SC_OK;
-        sleep_ns(remaining < WAIT_SLICE_NS ? remaining : WAIT_SLICE_NS);
-    }
+    return sc_wait_until(source->host, due_ns, WAIT_SLICE_NS, stop_wanted, source);
 }
 
 static void buffer_free(byte_buffer *buffer)

@@ -134,13 +134,6 @@ static struct timeval timeval_from_ns(int64_t ns)
                              .tv_usec = (suseconds_t)(ns % SC_NSEC_PER_SEC / 1000) };
 }
 
-static void sleep_ns(int64_t ns)
-{
-    struct timespec left = { .tv_sec = (time_t)(ns / SC_NSEC_PER_SEC), .tv_nsec = (long)(ns % SC_NSEC_PER_SEC) };
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
-}
-
 static void close_connection(redis_sink *sink)
 {
     if (sink->connection != NULL)
@@ -276,7 +269,7 @@ static int wait_before_retry(redis_sink *sink)
         return 0;
     }
     int64_t delay = sink->backoff_ns < deadline - now ? sink->backoff_ns : deadline - now;
-    sleep_ns(delay);
+    sc_sleep_ns(delay);
     sink->backoff_ns = sink->backoff_ns * 2 < sink->reconnect_max_delay_ns ? sink->backoff_ns * 2
                                                                            : sink->reconnect_max_delay_ns;
     return 1;

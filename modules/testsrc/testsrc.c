@@ -254,35 +254,19 @@ static const sc_option_spec testsrc_options[] = {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int stop_wanted(testsrc *source)
+/* Takes the source as void * so that sc_wait_until can call it too. */
+static int stop_wanted(void *opaque)
 {
+    testsrc *source = opaque;
     return atomic_load(&source->stop_requested) ||
            source->host->source_should_stop(source->ctx);
-}
-
-static void sleep_ns(int64_t duration_ns)
-{
-    struct timespec pause = {
-        .tv_sec = (time_t)(duration_ns / SC_NSEC_PER_SEC),
-        .tv_nsec = (long)(duration_ns % SC_NSEC_PER_SEC),
-    };
-    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-    }
 }
 
 /* Sleeps until the monotonic clock reaches `due_ns`, looking at the stop
  * flags often enough that a shutdown is never held up noticeably. */
 static int wait_until(testsrc *source, int64_t due_ns)
 {
-    for (;;) {
-        if (stop_wanted(source))
-            return SC_ERR_STOPPED;
-        int64_t now = source->host->monotonic_ns();
-        if (now >= due_ns)
-            return SC_OK;
-        int64_t remaining = due_ns - now;
-        sleep_ns(remaining < PACING_SLICE_NS ? remaining : PACING_SLICE_NS);
-    }
+    return sc_wait_until(source->host, due_ns, PACING_SLICE_NS, stop_wanted, source);
 }
 
 static const char *error_text(int av_error, char *buffer, size_t size)

@@ -1,12 +1,17 @@
-/* streamcut module SDK: ABI version, export macros, common constants.
+/**
+ * @file abi.h
+ * @brief ABI version, export macros, time and status constants.
  *
- * Every header of the SDK is self-contained, C99 and C++ compatible, and
- * carries only plain C types: no FFmpeg, GLib or inih type crosses the ABI.
+ * Every header of the SDK is self-contained, compiles as C99 or later and
+ * as C++11 or later, and carries only plain C types: no FFmpeg, GLib or
+ * inih type crosses the ABI. A module includes `<streamcut/streamcut.h>`,
+ * which includes all of them.
  *
  * ABI rule: a module built against ABI major M, minor m loads in a host of
  * major M and minor >= m. Structs only ever grow at their end; every struct
- * that crosses the boundary starts with `struct_size` so either side can tell
- * which fields the other one knows about (see sdk/ABI.md).
+ * that crosses the boundary starts with `struct_size` so either side can
+ * tell which fields the other one knows about. sdk/ABI.md has the full
+ * policy and the changelog.
  */
 #ifndef STREAMCUT_ABI_H
 #define STREAMCUT_ABI_H
@@ -24,17 +29,23 @@
 #define SC_ENTRY_SYMBOL "streamcut_module_entry"
 
 #ifdef __cplusplus
+/** `extern "C"` in C++, nothing in C. */
 #define SC_EXTERN_C extern "C"
+/** Opens a block of C declarations (for C++). */
 #define SC_BEGIN_DECLS extern "C" {
+/** Closes a block opened by SC_BEGIN_DECLS. */
 #define SC_END_DECLS }
 #else
-#define SC_EXTERN_C
-#define SC_BEGIN_DECLS
-#define SC_END_DECLS
+#define SC_EXTERN_C    /**< `extern "C"` in C++, nothing in C. */
+#define SC_BEGIN_DECLS /**< Opens a block of C declarations (for C++). */
+#define SC_END_DECLS   /**< Closes a block opened by SC_BEGIN_DECLS. */
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
+/** Gives a symbol default visibility (exported from the module). */
 #define SC_EXPORT __attribute__((visibility("default")))
+/** Lets the compiler check a printf-style format (argument `fmt`, first
+ * variadic argument `args`). */
 #define SC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define SC_EXPORT
@@ -43,12 +54,15 @@
 
 /** Timestamps in the SDK are int64 nanoseconds; this marks "unknown". */
 #define SC_TIME_NONE INT64_MIN
+/** Nanoseconds in a second. */
 #define SC_NSEC_PER_SEC INT64_C(1000000000)
+/** Nanoseconds in a millisecond. */
 #define SC_NSEC_PER_MSEC INT64_C(1000000)
 
-/** Return codes of SDK calls: 0 is success, errors are negative. */
+/** Return codes of SDK calls: 0 is success, errors are negative. Functions
+ * returning an index or a length use the same negative codes for errors. */
 enum sc_status {
-    SC_OK = 0,
+    SC_OK = 0,             /**< success */
     SC_ERR_INVALID = -1,   /**< bad argument or state */
     SC_ERR_NOMEM = -2,     /**< allocation failed */
     SC_ERR_IO = -3,        /**< input/output failure */
@@ -60,12 +74,13 @@ enum sc_status {
                                 the host does not reconnect */
 };
 
-/** Log levels for sc_host_api.log. */
+/** Log levels for sc_host_api.log. The host prints ERROR always, WARNING
+ * and INFO unless run with -q, DEBUG only with -v. */
 enum sc_log_level {
-    SC_LOG_ERROR = 0,
-    SC_LOG_WARNING = 1,
-    SC_LOG_INFO = 2,
-    SC_LOG_DEBUG = 3
+    SC_LOG_ERROR = 0,      /**< something failed; shown even with -q */
+    SC_LOG_WARNING = 1,    /**< something is off but the run goes on */
+    SC_LOG_INFO = 2,       /**< normal progress worth a line */
+    SC_LOG_DEBUG = 3       /**< details for -v */
 };
 
 #endif /* STREAMCUT_ABI_H */

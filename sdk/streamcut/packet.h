@@ -1,4 +1,6 @@
-/* streamcut module SDK: packets and stream descriptions.
+/**
+ * @file packet.h
+ * @brief Packets and stream descriptions.
  *
  * A packet is one compressed access unit (a video frame, an audio frame, a
  * data message) of one elementary stream of a source. Packets are created
@@ -6,6 +8,13 @@
  * handed to the host with source_push. From then on they are immutable and
  * reference-counted: readers that keep one past the callback that gave it to
  * them take a reference with packet_ref and drop it with packet_unref.
+ *
+ * Lifetimes: a packet a callback receives (sc_strategy_ops.packet,
+ * sc_observer_ops.packet, a segment's packets) is borrowed for that call
+ * (or, for a segment's, as long as the segment); packet_ref keeps it longer,
+ * from any thread, and each packet_ref needs one packet_unref. A module
+ * never frees a packet any other way and never writes to one it did not
+ * allocate and has not pushed yet.
  */
 #ifndef STREAMCUT_PACKET_H
 #define STREAMCUT_PACKET_H
@@ -21,11 +30,11 @@ SC_BEGIN_DECLS
 
 /** What an elementary stream carries. */
 enum sc_media_type {
-    SC_MEDIA_UNKNOWN = 0,
-    SC_MEDIA_VIDEO = 1,
-    SC_MEDIA_AUDIO = 2,
+    SC_MEDIA_UNKNOWN = 0,  /**< not known */
+    SC_MEDIA_VIDEO = 1,    /**< video frames */
+    SC_MEDIA_AUDIO = 2,    /**< audio frames */
     SC_MEDIA_DATA = 3,     /**< timed metadata: ID3, SCTE-35, AMF, ... */
-    SC_MEDIA_SUBTITLE = 4
+    SC_MEDIA_SUBTITLE = 4  /**< subtitles, captions */
 };
 
 /** Packet flags (sc_packet.flags). */
@@ -45,6 +54,10 @@ enum sc_packet_flag {
  * input gave them), and optionally arrival_ns. The host fills the rest when the
  * packet is pushed: pts/dts/duration on the source's normalized timeline
  * (nanoseconds, continuous, starting near 0), media_type and seq.
+ *
+ * Sources obtain packets from sc_host_api.packet_alloc or packet_wrap only
+ * (never allocate an sc_packet themselves: the host's are larger and
+ * pooled), and give each one to source_push exactly once.
  */
 typedef struct sc_packet {
     uint32_t struct_size;    /**< sizeof(sc_packet) of the host that made it */
@@ -75,6 +88,12 @@ typedef struct sc_packet {
  * and color_space use the ITU-T H.273 code points (2 = unspecified);
  * color_range: 0 unspecified, 1 limited, 2 full; chroma_location:
  * 0 unspecified, 1 left, 2 center, 3 top-left, 4 top, 5 bottom-left, 6 bottom.
+ *
+ * A source fills one (zeroed, struct_size = sizeof(sc_stream_info)) and
+ * declares it with sc_host_api.source_add_stream, which copies it with its
+ * strings and extradata. Readers get the host's copy (stream_get, a
+ * segment's `streams`, an observer's packet callback), valid as long as the
+ * instance, or the segment, lives; it is never modified.
  */
 typedef struct sc_stream_info {
     uint32_t struct_size;     /**< sizeof(sc_stream_info) of the writer */
@@ -84,33 +103,33 @@ typedef struct sc_stream_info {
     const char *codec_name;   /**< e.g. "h264", "hevc", "aac"; never NULL */
     const char *format_name;  /**< pixel or sample format name, or NULL */
     const uint8_t *extradata; /**< codec global header (avcC, AudioSpecificConfig, ...) */
-    size_t extradata_size;
+    size_t extradata_size;    /**< bytes of extradata, 0 when none */
     int32_t time_base_num;    /**< time base of the original timestamps */
-    int32_t time_base_den;
+    int32_t time_base_den;    /**< denominator of time_base_num */
     int64_t bit_rate;         /**< bits per second, 0 if unknown */
     int32_t profile;          /**< codec profile, -99 if unknown */
     int32_t level;            /**< codec level, -99 if unknown */
     /* video */
-    int32_t width;
-    int32_t height;
+    int32_t width;            /**< video: coded width in pixels, 0 if unknown */
+    int32_t height;           /**< video: coded height in pixels, 0 if unknown */
     int32_t sar_num;          /**< sample aspect ratio, 0/1 if unknown */
-    int32_t sar_den;
+    int32_t sar_den;          /**< denominator of sar_num */
     int32_t fps_num;          /**< nominal frame rate, 0/1 if unknown */
-    int32_t fps_den;
+    int32_t fps_den;          /**< denominator of fps_num */
     int32_t video_delay;      /**< reorder depth (B-frames), 0 if none */
     int32_t color_range;      /**< see above */
-    int32_t color_primaries;
-    int32_t color_trc;
-    int32_t color_space;
-    int32_t chroma_location;
+    int32_t color_primaries;  /**< H.273 colour primaries (2 = unspecified) */
+    int32_t color_trc;        /**< H.273 transfer characteristics (2 = unspecified) */
+    int32_t color_space;      /**< H.273 matrix coefficients (2 = unspecified) */
+    int32_t chroma_location;  /**< see above */
     /* audio */
-    int32_t sample_rate;
-    int32_t channels;
+    int32_t sample_rate;      /**< audio: samples per second, 0 if unknown */
+    int32_t channels;         /**< audio: channel count, 0 if unknown */
     uint64_t channel_layout;  /**< native channel mask, 0 if unknown */
     int32_t frame_size;       /**< samples per frame, 0 if variable/unknown */
     int32_t initial_padding;  /**< encoder priming samples */
-    int32_t block_align;
-    int32_t bits_per_coded_sample;
+    int32_t block_align;      /**< audio: bytes per coded block (PCM, ADPCM), 0 if n/a */
+    int32_t bits_per_coded_sample; /**< bits per coded sample, 0 if n/a */
     const char *language;     /**< ISO 639 code or NULL */
     /* ABI 1.1 */
     int64_t duration;         /**< ns the input lasts when known (a file), else SC_TIME_NONE;

@@ -1,4 +1,6 @@
-/* streamcut module SDK: segments, the analysis windows strategies cut.
+/**
+ * @file segment.h
+ * @brief Segments, the analysis windows strategies cut.
  *
  * A strategy asks for a segment with an sc_segment_request (nominal start and
  * end on the source's timeline). The host resolves the request against the
@@ -7,6 +9,12 @@
  * from its first packet, waits until every stream has passed the end, and
  * delivers the result as an immutable, reference-counted sc_segment to the
  * sinks wired to the strategy.
+ *
+ * Lifetimes: a segment a sink or observer receives is borrowed for the
+ * call; sc_host_api.segment_ref keeps it (and, through it, its packets,
+ * stream descriptions and strings) past the call, from any thread, until
+ * the matching segment_unref. Nothing in a segment may be modified; results
+ * go into its attributes (segment_set_attr).
  */
 #ifndef STREAMCUT_SEGMENT_H
 #define STREAMCUT_SEGMENT_H
@@ -28,7 +36,8 @@ enum sc_segment_flag {
     SC_SEGMENT_REJECTED = 1u << 7       /**< failed a quality rule (only reject sinks see it) */
 };
 
-/** What a strategy asks for. */
+/** What a strategy asks for (sc_host_api.segment_emit copies it and its
+ * strings: stack memory is fine). `struct_size` must cover `extra_json`. */
 typedef struct sc_segment_request {
     uint32_t struct_size;    /**< sizeof(sc_segment_request) of the caller */
     uint32_t flags;          /**< sc_segment_flag bits the strategy sets (e.g. FORCED) */
@@ -49,11 +58,11 @@ typedef struct sc_segment {
     int64_t end;             /**< nominal end (exclusive), ns */
     int64_t keyframe_start;  /**< pts of the keyframe the packets start at, ns */
     int64_t media_end;       /**< largest pts + duration among its packets, ns */
-    uint64_t first_seq;      /**< buffer sequence numbers of the first and last packet */
-    uint64_t last_seq;
-    size_t packet_count;
+    uint64_t first_seq;      /**< buffer sequence number (sc_packet.seq) of the first packet */
+    uint64_t last_seq;       /**< ... and of the last packet */
+    size_t packet_count;     /**< number of entries in `packets` */
     const sc_packet *const *packets; /**< in decode order */
-    size_t stream_count;
+    size_t stream_count;     /**< number of entries in `streams` */
     const sc_stream_info *const *streams; /**< indexed by sc_packet.stream_index */
     uint32_t reference_stream; /**< stream whose keyframes bound the segment */
     uint32_t keyframes;      /**< keyframes of the reference stream inside */
@@ -77,7 +86,9 @@ enum sc_segment_set_flag {
  * A synchronized segment set: the same wall-clock window cut from every
  * source of a [sync NAME] group. Each present member is an ordinary
  * segment (starting decodable at a keyframe, its exact nominal start
- * recorded); a missing member is NULL.
+ * recorded); a missing member is NULL. Sinks with consume_set receive it;
+ * it follows the same lifetime rules as a segment (borrowed for the call;
+ * segment_ref on a member keeps that member).
  */
 typedef struct sc_segment_set {
     uint32_t struct_size;       /**< sizeof(sc_segment_set) of the host */
@@ -85,8 +96,8 @@ typedef struct sc_segment_set {
     const char *name;           /**< the [sync NAME] */
     uint64_t index;             /**< per-group counter, from 0 */
     int64_t start_utc;          /**< the window on the reference clock, UTC epoch ns */
-    int64_t end_utc;
-    size_t member_count;
+    int64_t end_utc;            /**< its end (exclusive), UTC epoch ns */
+    size_t member_count;        /**< number of entries in `members` and `segments` */
     const char *const *members;            /**< source names, as listed in `sources` */
     const sc_segment *const *segments;     /**< by member; NULL when missing */
 } sc_segment_set;

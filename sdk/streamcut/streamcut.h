@@ -9,5 +9,6 @@
 #include "options.h"
 #include "host.h"
 #include "module.h"
+#include "helpers.h"
 
 #endif /* STREAMCUT_STREAMCUT_H */

@@ -30,7 +30,11 @@ static const sc_sink_ops probe_ops = {
 #endif
 
 static const sc_module_descriptor probe_module = {
+#ifdef CLAIM_OLDEST_MINOR
+    SC_DESCRIPTOR_INIT_MINOR(0),
+#else
     SC_DESCRIPTOR_INIT,
+#endif
 #ifdef BROKEN_MAJOR
     .abi_major = 2,
     .abi_minor = 0,
