@@ -43,6 +43,8 @@ a restarted server continues the same stream):
   vod          /vod/index.m3u8: the fMP4 encode's own VOD playlist
   aes          /aes/index.m3u8: an AES-128 encrypted VOD playlist (--aes DIR,
                ffmpeg's own playlist, key and segments)
+  ranges       /ranges/index.m3u8: a VOD playlist of EXT-X-BYTERANGE parts
+               of one file (--ranges DIR); files answer Range requests (206)
   twohost      of every 3 segments, one is listed relative (this server,
                127.0.0.1), one on http://localhost:OTHER/ (--other-port, a
                second server), one on http://localhost:PORT/ (this server
@@ -65,11 +67,12 @@ Every response keeps the connection open (HTTP/1.1 keep-alive). With
 --log FILE each accepted connection and each request is appended to FILE
 as a JSON line: {"event": "connect", "conn": ID} and {"event": "request",
 "conn": ID, "host": Host header, "path": path, "cookie": Cookie header,
-"t": arrival time}.
+"range": Range header, "t": arrival time}.
 
 Usage: hls_server.py --media DIR --alt DIR --fmp4 DIR --scenario NAME
                      [--port N] [--t0 SECONDS] [--window N] [--preroll S]
-                     [--other-port N] [--aes DIR] [--log FILE] [--tls CERT KEY]
+                     [--other-port N] [--aes DIR] [--ranges DIR] [--log FILE]
+                     [--tls CERT KEY]
 Prints "PORT <n>" on its first line once listening on 127.0.0.1.
        hls_server.py --resolve URL   (a resolver: prints what URL answers)
 """
@@ -390,6 +393,10 @@ class Stream:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "hls_server"
+    # Headers and body leave in separate writes: on a kept-alive connection
+    # Nagle's algorithm would hold the body for the client's delayed ACK
+    # (40 ms a request), which web servers and CDNs do not do.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         if self.server.stream.args.verbose:
@@ -406,7 +413,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def send_body(self, status, body, content_type, cookie=None):
+    def send_body(self, status, body, content_type, cookie=None, headers=None):
         stream = self.server.stream
         trickle = stream.scenario == "trickle" and 4 <= stream.elapsed() < 9
         self.send_response(status)
@@ -414,6 +421,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if cookie:
             self.send_header("Set-Cookie", cookie)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         try:
             if trickle:
@@ -427,11 +436,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send_file(self, folder, name):
-        """A file of an encoded folder, as it is (VOD playlists, segments, keys)."""
+        """A file of an encoded folder (VOD playlists, segments, keys), or the byte range asked for."""
         if not re.fullmatch(r"[A-Za-z0-9_.]+", name) or not os.path.isfile(os.path.join(folder, name)):
             return self.send_body(404, b"not found\n", "text/plain")
         with open(os.path.join(folder, name), "rb") as f:
-            return self.send_body(200, f.read(), "application/octet-stream")
+            data = f.read()
+        asked = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range") or "")
+        if asked and int(asked.group(1)) < len(data):
+            first, last = int(asked.group(1)), min(int(asked.group(2)), len(data) - 1)
+            return self.send_body(206, data[first:last + 1], "application/octet-stream",
+                                  headers={"Content-Range": "bytes %d-%d/%d" % (first, last, len(data))})
+        return self.send_body(200, data, "application/octet-stream")
 
     def cookies(self):
         pairs = (item.strip().partition("=") for item in (self.headers.get("Cookie") or "").split(";"))
@@ -441,7 +456,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         stream = self.server.stream
         path, _, query = self.path.partition("?")
         self.server.log_event({"event": "request", "conn": self.connection_id, "host": self.headers.get("Host"),
-                               "path": self.path, "cookie": self.headers.get("Cookie"), "t": time.time()})
+                               "path": self.path, "cookie": self.headers.get("Cookie"), "range": self.headers.get("Range"),
+                               "t": time.time()})
         if stream.args.verbose:
             sys.stderr.write("hls_server: GET %s at %.2f\n" % (self.path, stream.elapsed()))
         if stream.scenario == "twohost" and path.startswith("/live/"):
@@ -463,6 +479,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.redirect("/chain/%d/%s" % (int(path[11]) - 2, stream.find_segment(path[6:])))
         if path.startswith("/aes/"):
             return self.send_file(stream.args.aes, path[5:])
+        if path.startswith("/ranges/"):
+            return self.send_file(stream.args.ranges, path[8:])
         if path == "/token":
             token = "%d" % (time.time() * 1000)
             with stream.lock:
@@ -546,6 +564,7 @@ def main():
     parser.add_argument("--preroll", type=float, default=10)
     parser.add_argument("--other-port", type=int, default=0)
     parser.add_argument("--aes")
+    parser.add_argument("--ranges")
     parser.add_argument("--log")
     parser.add_argument("--tls", nargs=2)
     parser.add_argument("--verbose", action="store_true")

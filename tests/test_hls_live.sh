@@ -7,7 +7,8 @@
 # 880 Hz, so no picture repeats the first's) for discontinuities, resets
 # and ads, the first encode again as fMP4 (EXT-X-MAP) for the fmp4 and
 # VOD scenarios, and 20 s of it AES-128 encrypted (ffmpeg's key, IVs from
-# the media sequence) for the aes scenario.
+# the media sequence) for the aes scenario, and 10 s of it as byte ranges
+# of one file for the ranges scenario.
 #
 # Scenarios (tests/hls_server.py describes the server side): normal (a
 # master playlist, quality = 180p, headers/cookies/user agent required by
@@ -21,13 +22,14 @@
 # VOD playlist: key and segments through the same session), twohost
 # (segments on a second server and on this one under another host name,
 # cookies scoped to their host), redirects (to a host that is not allowed,
-# and chains longer and shorter than max_redirects), untrusted (HTTPS with
+# and chains longer and shorter than max_redirects), ranges (a VOD playlist
+# of EXT-X-BYTERANGE parts, one Range request each), untrusted (HTTPS with
 # a self-signed certificate: refused, said why, nothing read; needs the
 # openssl CLI).
 #
 # Connections: the servers log every connection and request. Checked for
 # every scenario: no connection ever carried requests for two hosts (Host
-# headers); for normal, pdt, vod and aes: at most 3 connections however
+# headers); for normal, pdt, vod, aes, ranges: at most 3 connections however
 # many requests (kept-alive connections are reused), figures printed.
 #
 # Each scenario runs hls -> fixed 2 s -> .ts clips + jsonl (plus the event
@@ -87,7 +89,8 @@ mkdir -p aes
 head -c 16 /dev/urandom >aes/key.bin
 printf 'key.bin\nkey.bin\n' >aes-keyinfo
 encode aes null 440 20 -hls_playlist_type vod -hls_key_info_file ../aes-keyinfo -hls_segment_filename 'seg%05d.ts' &
-for job in 1 2 3 4; do wait -n || { echo "FAIL: ffmpeg could not encode the test media (libx264/aac needed)"; exit 1; }; done
+encode ranges null 440 10 -hls_playlist_type vod -hls_flags single_file &
+for job in 1 2 3 4 5; do wait -n || { echo "FAIL: ffmpeg could not encode the test media (libx264/aac needed)"; exit 1; }; done
 if command -v openssl >/dev/null 2>&1; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
         -keyout tls.key -out tls.crt 2>openssl.err || { echo "FAIL: openssl"; cat openssl.err; exit 1; }
@@ -191,6 +194,8 @@ expect = {
             "connections": (3, 62)},
     "aes": {"eq": {"segments_fetched": 20}, "records": 10, "reach": 20, "vod": 600, "connections": (3, 22),
             "key_requests": 1},
+    "ranges": {"eq": {"segments_fetched": 10}, "records": 5, "reach": 10, "vod": 300, "connections": (3, 11),
+               "ranged": 10},
     "twohost": {"ge": {"segments_fetched": 12}, "eq": {"blocked_urls": 0}, "records": 6, "reach": 12, "twohost": True},
     "redirects": {"eq": {"blocked_urls": 1, "redirects_refused": 2, "segments_missing": 2, "redirects_followed": 4},
                   "records": 5, "reach": 12, "redirects": True},
@@ -414,6 +419,10 @@ for name, want in expect.items():
     if "key_requests" in want:
         keys = [r for r in server_log(name)[1] if r["path"].endswith("key.bin")]
         (ok if len(keys) == want["key_requests"] else bad)(name, "the key was asked for %d time(s)" % len(keys))
+    if "ranged" in want:
+        parts = [r for r in server_log(name)[1] if r["path"].endswith(".ts")]
+        (ok if len(parts) == want["ranged"] and all(r["range"] for r in parts) else bad)(
+            name, "%d segment requests, each for a byte range: %r" % (len(parts), [r["range"] for r in parts][:3]))
     if want.get("twohost"):
         a = server_log(name)[1]
         b = server_log(name, "requests_b.log")[1]
@@ -450,7 +459,7 @@ start_server() {
     local name=$1 scenario=$2 tag=${SERVER_TAG:-}
     shift 2
     mkdir -p "$name"
-    python3 server.py --media media --alt alt --fmp4 fmp4 --aes aes --scenario "$scenario" \
+    python3 server.py --media media --alt alt --fmp4 fmp4 --aes aes --ranges ranges --scenario "$scenario" \
         --log "$name/requests$tag.log" "$@" >"$name/server$tag.out" 2>>"$name/server$tag.err" &
     SERVER=$!
     echo "$SERVER" >>"$tmp/pids"
@@ -654,6 +663,7 @@ blackhole_scenario &
 token_scenario &
 vod_scenario &
 vod_scenario aes /aes/index.m3u8 &
+vod_scenario ranges /ranges/index.m3u8 &
 if [ -f tls.crt ]; then
     SCHEME=https SERVER_OPTIONS="--tls tls.crt tls.key" scenario untrusted plain 6 /live/index.m3u8 &
 fi
