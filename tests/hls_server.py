@@ -41,17 +41,49 @@ a restarted server continues the same stream):
   id3          an ID3 tag (TIT2 "cue-K") injected as timed metadata into
                every MPEG-TS segment
   vod          /vod/index.m3u8: the fMP4 encode's own VOD playlist
+  aes          /aes/index.m3u8: an AES-128 encrypted VOD playlist (--aes DIR,
+               ffmpeg's own playlist, key and segments)
+  ranges       /ranges/index.m3u8: a VOD playlist of EXT-X-BYTERANGE parts
+               of one file (--ranges DIR); files answer Range requests (206)
+  twohost      of every 3 segments, one is listed relative (this server,
+               127.0.0.1), one on http://localhost:OTHER/ (--other-port, a
+               second server), one on http://localhost:PORT/ (this server
+               under another host name); every playlist answer sets the
+               cookie edge=E1 for 127.0.0.1, which segment requests to
+               127.0.0.1 must carry (else 403) and requests to localhost
+               must not (else 400)
+  redirects    the segment due at t=4 s redirects (302) to
+               http://127.0.0.1:OTHER/ (--other-port: a server the source
+               must not reach), the one at t=6 s through a chain of 3
+               redirects on this server, the one at t=8 s through a chain
+               of 2
+  (any)        serving from a server started with --scenario twohost or
+               redirects and no stream of its own works as the other server
+
+With --tls CERT KEY it speaks HTTPS (the test's self-signed certificate,
+which the source must refuse).
+
+Every response keeps the connection open (HTTP/1.1 keep-alive). With
+--log FILE each accepted connection and each request is appended to FILE
+as a JSON line: {"event": "connect", "conn": ID} and {"event": "request",
+"conn": ID, "host": Host header, "path": path, "cookie": Cookie header,
+"range": Range header, "t": arrival time}.
 
 Usage: hls_server.py --media DIR --alt DIR --fmp4 DIR --scenario NAME
                      [--port N] [--t0 SECONDS] [--window N] [--preroll S]
+                     [--other-port N] [--aes DIR] [--ranges DIR] [--log FILE]
+                     [--tls CERT KEY]
 Prints "PORT <n>" on its first line once listening on 127.0.0.1.
        hls_server.py --resolve URL   (a resolver: prints what URL answers)
 """
 import argparse
 import datetime
 import http.server
+import itertools
+import json
 import os
 import re
+import ssl
 import struct
 import sys
 import threading
@@ -254,6 +286,17 @@ class Stream:
                 name = "ad_%05d.ts" % index
                 title = "Amazon|%d|ad" % (k - start)
             discontinuity = k in (start, start + 4)
+        if self.scenario == "twohost" and k % 3 == 1:
+            name = "http://localhost:%d/live/seg%05d.ts" % (self.args.other_port, index)
+        elif self.scenario == "twohost" and k % 3 == 2:
+            name = "http://localhost:%d/live/seg%05d.ts" % (self.port, index)
+        if self.scenario == "redirects":
+            if k == self.switch_index(4):
+                name = "out_seg%05d.ts" % index
+            elif k == self.switch_index(6):
+                name = "chain3_seg%05d.ts" % index
+            elif k == self.switch_index(8):
+                name = "chain2_seg%05d.ts" % index
         if self.scenario == "hostile":
             if k == self.switch_index(4):
                 name = "file:///etc/passwd"
@@ -317,12 +360,12 @@ class Stream:
 
     def find_segment(self, name):
         """The live segment k a file name stands for (None if unknown)."""
-        match = re.fullmatch(r"(seg|b_seg|ad_|f_seg|redirect_seg)(\d+)\.(ts|m4s)", name)
+        match = re.fullmatch(r"(seg|b_seg|ad_|f_seg|redirect_seg|out_seg|chain\d_seg)(\d+)\.(ts|m4s)", name)
         if not match:
             return None
         now_count = self.available(time.time() - self.epoch)
         for k in range(max(0, now_count - 40), now_count + 3):
-            if self.segment(k)[1] == name:
+            if self.segment(k)[1].rsplit("/", 1)[-1] == name:
                 return k
         return None
 
@@ -350,26 +393,36 @@ class Stream:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "hls_server"
+    # Headers and body leave in separate writes: on a kept-alive connection
+    # Nagle's algorithm would hold the body for the client's delayed ACK
+    # (40 ms a request), which web servers and CDNs do not do.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         if self.server.stream.args.verbose:
             sys.stderr.write("hls_server: %s\n" % (format % args))
 
+    def setup(self):
+        super().setup()
+        self.connection_id = "%d-%d" % (os.getpid(), next(self.server.connection_numbers))
+        self.server.log_event({"event": "connect", "conn": self.connection_id})
+
     def redirect(self, location):
         self.send_response(302)
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
-        self.send_header("Connection", "close")
         self.end_headers()
-        self.close_connection = True
 
-    def send_body(self, status, body, content_type):
+    def send_body(self, status, body, content_type, cookie=None, headers=None):
         stream = self.server.stream
         trickle = stream.scenario == "trickle" and 4 <= stream.elapsed() < 9
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         try:
             if trickle:
@@ -380,14 +433,54 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
-            pass
-        self.close_connection = True
+            self.close_connection = True
+
+    def send_file(self, folder, name):
+        """A file of an encoded folder (VOD playlists, segments, keys), or the byte range asked for."""
+        if not re.fullmatch(r"[A-Za-z0-9_.]+", name) or not os.path.isfile(os.path.join(folder, name)):
+            return self.send_body(404, b"not found\n", "text/plain")
+        with open(os.path.join(folder, name), "rb") as f:
+            data = f.read()
+        asked = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range") or "")
+        if asked and int(asked.group(1)) < len(data):
+            first, last = int(asked.group(1)), min(int(asked.group(2)), len(data) - 1)
+            return self.send_body(206, data[first:last + 1], "application/octet-stream",
+                                  headers={"Content-Range": "bytes %d-%d/%d" % (first, last, len(data))})
+        return self.send_body(200, data, "application/octet-stream")
+
+    def cookies(self):
+        pairs = (item.strip().partition("=") for item in (self.headers.get("Cookie") or "").split(";"))
+        return {name: value for name, _, value in pairs if name}
 
     def do_GET(self):
         stream = self.server.stream
         path, _, query = self.path.partition("?")
+        self.server.log_event({"event": "request", "conn": self.connection_id, "host": self.headers.get("Host"),
+                               "path": self.path, "cookie": self.headers.get("Cookie"), "range": self.headers.get("Range"),
+                               "t": time.time()})
         if stream.args.verbose:
             sys.stderr.write("hls_server: GET %s at %.2f\n" % (self.path, stream.elapsed()))
+        if stream.scenario == "twohost" and path.startswith("/live/"):
+            host = (self.headers.get("Host") or "").rpartition(":")[0]
+            if host == "localhost" and "edge" in self.cookies():
+                return self.send_body(400, b"a cookie of 127.0.0.1 sent to localhost\n", "text/plain")
+            if host == "127.0.0.1" and path != "/live/index.m3u8" and self.cookies().get("edge") != "E1":
+                return self.send_body(403, b"the edge cookie is missing\n", "text/plain")
+        if path.startswith("/chain/"):
+            # /chain/N/K: N more redirects, then live segment K
+            hops, _, k = path[7:].partition("/")
+            if hops == "0":
+                return self.redirect("/direct/%s" % k)
+            return self.redirect("/chain/%d/%s" % (int(hops) - 1, k))
+        if path.startswith("/live/out_seg"):
+            return self.redirect("http://127.0.0.1:%d/live/%s" % (stream.args.other_port, path[10:]))
+        if path.startswith("/live/chain3_seg") or path.startswith("/live/chain2_seg"):
+            # the chain's first redirect is this one
+            return self.redirect("/chain/%d/%s" % (int(path[11]) - 2, stream.find_segment(path[6:])))
+        if path.startswith("/aes/"):
+            return self.send_file(stream.args.aes, path[5:])
+        if path.startswith("/ranges/"):
+            return self.send_file(stream.args.ranges, path[8:])
         if path == "/token":
             token = "%d" % (time.time() * 1000)
             with stream.lock:
@@ -417,16 +510,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 issued = stream.tokens.get(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("token", ""))
                 if issued is None or time.time() - issued > 4:
                     return self.send_body(403, b"token expired\n", "text/plain")
-            return self.send_body(200, stream.media_playlist().encode(), "application/vnd.apple.mpegurl")
+            cookie = "edge=E1; Path=/; HttpOnly" if stream.scenario == "twohost" else None
+            return self.send_body(200, stream.media_playlist().encode(), "application/vnd.apple.mpegurl", cookie)
         if path == "/live/f_init.mp4":
             with open(os.path.join(stream.args.fmp4, "init.mp4"), "rb") as f:
                 return self.send_body(200, f.read(), "video/mp4")
         if path.startswith("/vod/"):
-            name = path[5:]
-            if not re.fullmatch(r"[A-Za-z0-9_.]+", name) or not os.path.isfile(os.path.join(stream.args.fmp4, name)):
-                return self.send_body(404, b"not found\n", "text/plain")
-            with open(os.path.join(stream.args.fmp4, name), "rb") as f:
-                return self.send_body(200, f.read(), "application/octet-stream")
+            return self.send_file(stream.args.fmp4, path[5:])
         if path.startswith("/live/") and stream.scenario == "normal":
             expected = {"X-Streamcut-Test": "yes", "Cookie": "session=abc; theme=dark", "User-Agent": "streamcut-test/1"}
             for header, value in expected.items():
@@ -453,6 +543,13 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def log_event(self, event):
+        if not self.log:
+            return
+        with self.log_lock:
+            self.log.write(json.dumps(event) + "\n")
+            self.log.flush()
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -465,6 +562,11 @@ def main():
     parser.add_argument("--t0", type=float, default=0)
     parser.add_argument("--window", type=int, default=6)
     parser.add_argument("--preroll", type=float, default=10)
+    parser.add_argument("--other-port", type=int, default=0)
+    parser.add_argument("--aes")
+    parser.add_argument("--ranges")
+    parser.add_argument("--log")
+    parser.add_argument("--tls", nargs=2)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     if args.resolve:
@@ -472,6 +574,13 @@ def main():
             sys.stdout.write(answer.read().decode())
         return
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*args.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.log = open(args.log, "a") if args.log else None
+    server.log_lock = threading.Lock()
+    server.connection_numbers = itertools.count(1)
     server.stream = Stream(args)
     server.stream.port = server.server_port
     print("PORT %d" % server.server_port, flush=True)

@@ -5,8 +5,10 @@
 # Media: 60 one-second MPEG-TS segments (testsrc2 + 440 Hz, x264 GOP 1 s,
 # AAC), a second 20 s encode starting at t=0 (the same pictures negated and
 # 880 Hz, so no picture repeats the first's) for discontinuities, resets
-# and ads, and the first encode again as fMP4 (EXT-X-MAP) for the fmp4 and
-# VOD scenarios.
+# and ads, the first encode again as fMP4 (EXT-X-MAP) for the fmp4 and
+# VOD scenarios, and 20 s of it AES-128 encrypted (ffmpeg's key, IVs from
+# the media sequence) for the aes scenario, and 10 s of it as byte ranges
+# of one file for the ranges scenario.
 #
 # Scenarios (tests/hls_server.py describes the server side): normal (a
 # master playlist, quality = 180p, headers/cookies/user agent required by
@@ -16,7 +18,19 @@
 # prefetch), trickle, stall, expire, behind, fmp4, id3, hostile (file://,
 # foreign-host and redirected segment URIs), blackhole (server SIGSTOPped;
 # SIGINT must still end the run within 3 s), token (the playlist URL
-# expires; a resolver renews it), vod (read to its end).
+# expires; a resolver renews it), vod (read to its end), aes (an encrypted
+# VOD playlist: key and segments through the same session), twohost
+# (segments on a second server and on this one under another host name,
+# cookies scoped to their host), redirects (to a host that is not allowed,
+# and chains longer and shorter than max_redirects), ranges (a VOD playlist
+# of EXT-X-BYTERANGE parts, one Range request each), untrusted (HTTPS with
+# a self-signed certificate: refused, said why, nothing read; needs the
+# openssl CLI).
+#
+# Connections: the servers log every connection and request. Checked for
+# every scenario: no connection ever carried requests for two hosts (Host
+# headers); for normal, pdt, vod, aes, ranges: at most 3 connections however
+# many requests (kept-alive connections are reused), figures printed.
 #
 # Each scenario runs hls -> fixed 2 s -> .ts clips + jsonl (plus the event
 # strategy -> events.jsonl, to see the events the source posts) for about
@@ -69,7 +83,18 @@ encode media null 440 60 -hls_segment_filename 'seg%05d.ts' &
 encode alt negate 880 20 -hls_segment_filename 'seg%05d.ts' &
 encode fmp4 null 440 60 -hls_playlist_type vod -hls_segment_type fmp4 \
     -hls_fmp4_init_filename init.mp4 -hls_segment_filename 'seg%05d.m4s' &
-for job in 1 2 3; do wait -n || { echo "FAIL: ffmpeg could not encode the test media (libx264/aac needed)"; exit 1; }; done
+# ffmpeg's key info file: the key's URI in the playlist, then its file (no
+# IV line: each segment's IV is its media sequence number).
+mkdir -p aes
+head -c 16 /dev/urandom >aes/key.bin
+printf 'key.bin\nkey.bin\n' >aes-keyinfo
+encode aes null 440 20 -hls_playlist_type vod -hls_key_info_file ../aes-keyinfo -hls_segment_filename 'seg%05d.ts' &
+encode ranges null 440 10 -hls_playlist_type vod -hls_flags single_file &
+for job in 1 2 3 4 5; do wait -n || { echo "FAIL: ffmpeg could not encode the test media (libx264/aac needed)"; exit 1; }; done
+if command -v openssl >/dev/null 2>&1; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout tls.key -out tls.crt 2>openssl.err || { echo "FAIL: openssl"; cat openssl.err; exit 1; }
+fi
 cp "$top_srcdir/tests/hls_server.py" server.py
 
 # The checks, in Python (stdlib only) around ffprobe/ffmpeg.
@@ -165,8 +190,66 @@ expect = {
     "hostile": {"eq": {"blocked_urls": 3, "segments_missing": 3}, "records": 5, "reach": 12, "blocked": 3},
     "token": {"ge": {"playlist_refused": 1}, "allow": ["segments_expired", "segments_missing"], "records": 5,
               "reach": 10},
-    "vod": {"eq": {"segments_fetched": 60, "init_segments_fetched": 1}, "records": 30, "reach": 60, "vod": True},
+    "vod": {"eq": {"segments_fetched": 60, "init_segments_fetched": 1}, "records": 30, "reach": 60, "vod": 1800,
+            "connections": (3, 62)},
+    "aes": {"eq": {"segments_fetched": 20}, "records": 10, "reach": 20, "vod": 600, "connections": (3, 22),
+            "key_requests": 1},
+    "ranges": {"eq": {"segments_fetched": 10}, "records": 5, "reach": 10, "vod": 300, "connections": (3, 11),
+               "ranged": 10},
+    "twohost": {"ge": {"segments_fetched": 12}, "eq": {"blocked_urls": 0}, "records": 6, "reach": 12, "twohost": True},
+    "redirects": {"eq": {"blocked_urls": 1, "redirects_refused": 2, "segments_missing": 2, "redirects_followed": 4},
+                  "records": 5, "reach": 12, "redirects": True},
+    "untrusted": {"eq": {"segments_fetched": 0, "bytes_downloaded": 0}, "ge": {"playlist_errors": 1},
+                  "log": "TLS: the certificate of 127.0.0.1 is signed by an unknown authority", "records": 0,
+                  "reach": 0, "no_media": True},
 }
+if not os.path.isfile("tls.crt"):
+    print("skip: [untrusted] no openssl CLI to make a certificate")
+    del expect["untrusted"]
+# Kept-alive connections: at most this many for a run of at least so many requests.
+for name in ("normal", "pdt"):
+    expect[name]["connections"] = (3, 25)
+
+
+def server_log(name, log="requests.log"):
+    """(connections, requests) the server logged: {conn: [request, ...]}, [request, ...]."""
+    path = os.path.join(name, log)
+    connections = {}
+    requests = []
+    if os.path.isfile(path):
+        for event in load_jsonl(path):
+            connections.setdefault(event["conn"], [])
+            if event["event"] == "request":
+                connections[event["conn"]].append(event)
+                requests.append(event)
+    return connections, requests
+
+
+def check_connections(name, want):
+    for log in ("requests.log", "requests_b.log"):
+        connections, requests = server_log(name, log)
+        if not requests:
+            continue
+        hosts = {}
+        for conn, served in connections.items():
+            for host in {r["host"] for r in served}:
+                hosts.setdefault(host, [0, 0])
+                hosts[host][0] += 1
+            for r in served:
+                hosts[r["host"]][1] += 1
+        figures = ", ".join("%s: %d requests over %d connection(s)" % (h, n, c) for h, (c, n) in sorted(hosts.items()))
+        print("info: [%s] %s: %s" % (name, log, figures))
+        mixed = [conn for conn, served in connections.items() if len({r["host"] for r in served}) > 1]
+        (ok if not mixed else bad)(name, "%s: no connection carried requests for two hosts (%d connections)"
+                                   % (log, len(connections)) if not mixed else
+                                   "%s: connections %s carried requests for several hosts: %r"
+                                   % (log, mixed, [[r["host"] for r in connections[c]] for c in mixed]))
+        if "connections" in want and log == "requests.log":
+            limit, least = want["connections"]
+            (ok if len(connections) <= limit and len(requests) >= least else bad)(
+                name, "%d requests (at least %d) over %d connection(s) (at most %d): %.1f requests per connection"
+                % (len(requests), least, len(connections), limit, len(requests) / max(1, len(connections))))
+
 
 only = os.environ.get("HLS_TEST_ONLY", "").split()
 for name, want in expect.items():
@@ -202,7 +285,7 @@ for name, want in expect.items():
             continue
         if counter(counters, key) != 0:
             bad(name, "%s = %d, expected 0" % (key, counter(counters, key)))
-    clock = stat_line(stderr, "live", "clock:") or {}
+    clock = stat_line(stderr, "live", "clock:") or {"ts_fixed": "0" if want.get("no_media") else None}
     (ok if clock.get("ts_fixed") == "0" else bad)(name, "the host squeezed no timestamps (ts_fixed=%s)" % clock.get("ts_fixed"))
     if "host_reconnects" in want:
         state = stat_line(stderr, "live", "state=") or {}
@@ -330,25 +413,61 @@ for name, want in expect.items():
         kinds = {(s.get("type"), s.get("codec")) for r in records for s in r.get("streams", [])}
         (ok if any(codec == "timed_id3" for _, codec in kinds) else bad)(name, "a timed_id3 data stream is in the windows (%s)" % sorted(map(str, kinds)))
     if want.get("vod"):
-        (ok if own_total == 1800 else bad)(name, "the windows hold %d pictures, the 60 s input has 1800" % own_total)
+        (ok if own_total == want["vod"] else bad)(name, "the windows hold %d pictures, the input has %d"
+                                                  % (own_total, want["vod"]))
+    check_connections(name, want)
+    if "key_requests" in want:
+        keys = [r for r in server_log(name)[1] if r["path"].endswith("key.bin")]
+        (ok if len(keys) == want["key_requests"] else bad)(name, "the key was asked for %d time(s)" % len(keys))
+    if "ranged" in want:
+        parts = [r for r in server_log(name)[1] if r["path"].endswith(".ts")]
+        (ok if len(parts) == want["ranged"] and all(r["range"] for r in parts) else bad)(
+            name, "%d segment requests, each for a byte range: %r" % (len(parts), [r["range"] for r in parts][:3]))
+    if want.get("twohost"):
+        a = server_log(name)[1]
+        b = server_log(name, "requests_b.log")[1]
+        hosts_a = {r["host"].rpartition(":")[0] for r in a}
+        hosts_b = {r["host"].rpartition(":")[0] for r in b}
+        (ok if hosts_a == {"127.0.0.1", "localhost"} and hosts_b == {"localhost"} else bad)(
+            name, "segments came from both servers under both names (first: %s, second: %s)"
+            % (sorted(hosts_a), sorted(hosts_b)))
+        leaked = [r for r in a + b if r["host"].startswith("localhost") and "edge=" in (r["cookie"] or "")]
+        carried = [r for r in a if r["host"].startswith("127.0.0.1") and "/seg" in r["path"]]
+        (ok if not leaked else bad)(name, "the cookie of 127.0.0.1 never went to localhost (%d requests there)"
+                                    % sum(1 for r in a + b if r["host"].startswith("localhost")))
+        (ok if carried and all("edge=E1" in (r["cookie"] or "") for r in carried) else bad)(
+            name, "%d segment requests to 127.0.0.1 carried the cookie it set" % len(carried))
+        (ok if all((r["cookie"] or "").startswith("session=abc; theme=dark") for r in a + b) else bad)(
+            name, "the configured cookies went with every request")
+    if want.get("redirects"):
+        outside = server_log(name, "requests_c.log")[0]
+        (ok if not outside else bad)(name, "the server the redirect pointed outside at got %d connection(s)" % len(outside))
+        gaps = sorted(e.get("payload", {}).get("reason") for e in events if e.get("event") == "hls.gap")
+        (ok if gaps == ["blocked", "redirects"] else bad)(name, "gap reasons %r" % gaps)
+        said = re.search(r"redirect from 'http://127\.0\.0\.1:\d+/live/out_seg\d+\.ts' to "
+                         r"'http://127\.0\.0\.1:\d+/live/seg\d+\.ts' refused: not an allowed host", stderr)
+        (ok if said else bad)(name, "the refusal names both URLs")
+        (ok if re.search(r"refused: more than 2 redirects", stderr) else bad)(name, "the long chain was refused")
 
 sys.exit(1 if failed else 0)
 EOF
 
 # start_server NAME SCENARIO [server options]: PORT and SERVER set on return.
+# The server logs to NAME/requests$SERVER_TAG.log (other servers of a
+# scenario get a tag).
 start_server() {
-    local name=$1 scenario=$2
+    local name=$1 scenario=$2 tag=${SERVER_TAG:-}
     shift 2
     mkdir -p "$name"
-    python3 server.py --media media --alt alt --fmp4 fmp4 --scenario "$scenario" "$@" \
-        >"$name/server.out" 2>>"$name/server.err" &
+    python3 server.py --media media --alt alt --fmp4 fmp4 --aes aes --ranges ranges --scenario "$scenario" \
+        --log "$name/requests$tag.log" "$@" >"$name/server$tag.out" 2>>"$name/server$tag.err" &
     SERVER=$!
     echo "$SERVER" >>"$tmp/pids"
     for _ in $(seq 100); do
-        grep -q '^PORT ' "$name/server.out" 2>/dev/null && break
+        grep -q '^PORT ' "$name/server$tag.out" 2>/dev/null && break
         sleep 0.1
     done
-    PORT=$(awk '/^PORT /{print $2}' "$name/server.out")
+    PORT=$(awk '/^PORT /{print $2}' "$name/server$tag.out")
     [ -n "$PORT" ] || { echo "FAIL: [$name] the server did not start"; cat "$name/server.err"; return 1; }
 }
 
@@ -402,6 +521,16 @@ stop_streamcut() {
     echo $((SECONDS - before)) >"$name/exit_seconds"
 }
 
+# run_streamcut NAME SECONDS: runs NAME.ini that long, then SIGINT.
+run_streamcut() {
+    local name=$1 seconds=$2
+    "$streamcut" run "$name.ini" >"$name/stdout" 2>"$name/stderr" &
+    local run=$!
+    echo "$run" >>"$tmp/pids"
+    sleep "$seconds"
+    stop_streamcut "$name" "$run"
+}
+
 # HLS_TEST_ONLY="name ..." runs (and checks) only those scenarios.
 wanted() {
     [ -z "${HLS_TEST_ONLY:-}" ] || [[ " $HLS_TEST_ONLY " == *" $1 "* ]]
@@ -413,12 +542,8 @@ scenario() {
     shift 4
     wanted "$name" || return 0
     start_server "$name" "$server_scenario" ${SERVER_OPTIONS:-} || return 0
-    write_ini "$name" "http://127.0.0.1:$PORT$path" "$@"
-    "$streamcut" run "$name.ini" >"$name/stdout" 2>"$name/stderr" &
-    local run=$!
-    echo "$run" >>"$tmp/pids"
-    sleep "$seconds"
-    stop_streamcut "$name" "$run"
+    write_ini "$name" "${SCHEME:-http}://127.0.0.1:$PORT$path" "$@"
+    run_streamcut "$name" "$seconds"
     kill "$SERVER" 2>/dev/null || true
 }
 
@@ -469,20 +594,44 @@ token_scenario() {
     wanted "$name" || return 0
     start_server "$name" token || return 0
     write_ini "$name" "http://127.0.0.1:$PORT/token" "resolver = python3 server.py --resolve {url}"
-    "$streamcut" run "$name.ini" >"$name/stdout" 2>"$name/stderr" &
-    local run=$!
-    echo "$run" >>"$tmp/pids"
-    sleep 14
-    stop_streamcut "$name" "$run"
+    run_streamcut "$name" 14
     kill "$SERVER" 2>/dev/null || true
 }
 
-# A complete fMP4 VOD playlist: read to its end, no signal.
+# Segments on two servers (the second as localhost) and on the first as
+# localhost too; allowed_hosts names localhost.
+twohost_scenario() {
+    local name=twohost t0
+    wanted "$name" || return 0
+    t0=$(python3 -c 'import time; print("%.3f" % time.time())')
+    SERVER_TAG=_b start_server "$name" twohost --t0 "$t0" || return 0
+    local other=$SERVER other_port=$PORT
+    start_server "$name" twohost --t0 "$t0" --other-port "$other_port" || return 0
+    write_ini "$name" "http://127.0.0.1:$PORT/live/index.m3u8" "allowed_hosts = localhost" \
+        "cookies = session=abc; theme=dark"
+    run_streamcut "$name" 14
+    kill "$SERVER" "$other" 2>/dev/null || true
+}
+
+# Redirects: out to a server that is not allowed (it must see no
+# connection at all), and chains of 3 and 2 against max_redirects = 2.
+redirects_scenario() {
+    local name=redirects
+    wanted "$name" || return 0
+    SERVER_TAG=_c start_server "$name" plain || return 0
+    local outside=$SERVER outside_port=$PORT
+    start_server "$name" redirects --other-port "$outside_port" || return 0
+    write_ini "$name" "http://127.0.0.1:$PORT/live/index.m3u8" "max_redirects = 2"
+    run_streamcut "$name" 14
+    kill "$SERVER" "$outside" 2>/dev/null || true
+}
+
+# A complete VOD playlist (fMP4, or MPEG-TS encrypted): read to its end, no signal.
 vod_scenario() {
-    local name=vod rc=0
+    local name=${1:-vod} path=${2:-/vod/index.m3u8} rc=0
     wanted "$name" || return 0
     start_server "$name" vod || return 0
-    write_ini "$name" "http://127.0.0.1:$PORT/vod/index.m3u8"
+    write_ini "$name" "http://127.0.0.1:$PORT$path"
     timeout 60 "$streamcut" run "$name.ini" >"$name/stdout" 2>"$name/stderr" || rc=$?
     echo "$rc" >"$name/rc"
     echo 0 >"$name/exit_seconds"
@@ -496,12 +645,14 @@ scenario seg404 seg404 14 /live/index.m3u8 &
 scenario pl500 pl500 14 /live/index.m3u8 &
 restart_scenario &
 scenario reset reset 14 /live/index.m3u8 &
+twohost_scenario &
 wait
 scenario disc disc 14 /live/index.m3u8 &
 scenario pdt pdt 14 /live/moved.m3u8 &
 scenario ads ads 14 /live/index.m3u8 "low_latency = true" "ads = skip" &
 scenario trickle trickle 14 /live/index.m3u8 "request_timeout = 2s" &
 scenario stall stall 16 /live/index.m3u8 &
+redirects_scenario &
 wait
 scenario expire expire 16 /live/index.m3u8 "stall_timeout = 30s" &
 SERVER_OPTIONS="--window 12" scenario behind behind 15 /live/index.m3u8 "stall_timeout = 30s" "max_behind = 4" &
@@ -511,6 +662,11 @@ scenario hostile hostile 14 /live/index.m3u8 &
 blackhole_scenario &
 token_scenario &
 vod_scenario &
+vod_scenario aes /aes/index.m3u8 &
+vod_scenario ranges /ranges/index.m3u8 &
+if [ -f tls.crt ]; then
+    SCHEME=https SERVER_OPTIONS="--tls tls.crt tls.key" scenario untrusted plain 6 /live/index.m3u8 &
+fi
 wait
 # conf/examples/hls-live.ini exactly as shipped, against the plain server.
 example_scenario() {
@@ -545,6 +701,23 @@ example_scenario() {
     if [ "$clips" -ge 1 ]; then echo "ok:   [example] $clips valid clips"; else echo "FAIL: [example] no clip"; failures=$((failures + 1)); fi
 }
 example_scenario
+# Headers that would forge or break a request are refused when the
+# pipeline starts, with a message naming the option to use instead.
+refused_headers_check() {
+    local header=$1 said=$2 status=0
+    mkdir -p refused
+    write_ini refused "http://127.0.0.1:9/live/index.m3u8" "headers = X-Fine: 1 | $header"
+    timeout 10 "$streamcut" run refused.ini >refused/stdout 2>refused/stderr || status=$?
+    if [ "$status" -ne 0 ] && grep -q "headers: $said" refused/stderr; then
+        echo "ok:   [headers] '$header' refused: $said"
+    else
+        echo "FAIL: [headers] '$header': status $status, $(grep -m1 headers refused/stderr || echo 'no message')"
+        failures=$((failures + 1))
+    fi
+}
+refused_headers_check "Host: evil.example" "Host is set by the hls source itself"
+refused_headers_check "Cookie: a=1" "give Cookie with the cookies option"
+refused_headers_check "Transfer-Encoding: chunked" "Transfer-Encoding is set by the hls source itself"
 echo "scenarios done after $((SECONDS - started)) s; checking..."
 
 python3 check.py . || failures=$((failures + 1))

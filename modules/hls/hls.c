@@ -1,7 +1,8 @@
 /* hls: an HLS source. Follows a live (or VOD) media playlist, directly or
  * through a master playlist, downloads each segment once over HTTP(S)
- * with libavformat's I/O, demuxes it from memory (MPEG-TS, fMP4 with its
- * EXT-X-MAP, raw AAC/MP3) and pushes its packets without re-encoding.
+ * through a libsoup session (http_get.c: kept-alive connections, one pool
+ * per host), demuxes it from memory with libavformat (MPEG-TS, fMP4 with
+ * its EXT-X-MAP, raw AAC/MP3) and pushes its packets without re-encoding.
  *
  * The playlist parser is our own (m3u8.c): FFmpeg's hls demuxer drops
  * PROGRAM-DATE-TIME, DATERANGE and DISCONTINUITY, and decides on its own
@@ -19,9 +20,9 @@
  *   reset: resync at the live edge, flag a discontinuity, never exit;
  * - no new segment for `stall_timeout`: reconnect (SC_ERR_IO); a playlist
  *   answering 401/403/404 ends the run so the host re-resolves the URL;
- * - every network call has a deadline enforced through the interrupt
- *   callback, which also notices stop requests: a trickling or silent
- *   server never holds the thread.
+ * - every request has a deadline and an idle timeout, watched on the
+ *   request's own main context, which also notices stop requests: a
+ *   trickling or silent server never holds the thread.
  * - EXT-X-DISCONTINUITY (and a timestamp step back without one) flags the
  *   next packet SC_PACKET_DISCONTINUITY: the host rebases the timeline;
  * - PROGRAM-DATE-TIME becomes each packet's source_utc_ns (interpolated
@@ -30,11 +31,13 @@
  * - Twitch: stitched ads skipped or kept (`ads`), low-latency prefetch
  *   segments (`low_latency`).
  *
- * Untrusted input: every open carries a protocol whitelist, every demuxer
- * a format whitelist and no nested I/O, every URL must pass the allowed-
- * hosts rule, playlists and segments have size caps, redirects a count. */
+ * Untrusted input: only http(s) is fetched, every URL and every redirect
+ * target must pass the allowed-hosts rule before anything connects to it,
+ * every demuxer has a format whitelist and no I/O of its own, playlists
+ * and segments have size caps, redirects a count. */
 #include <streamcut/streamcut.h>
 
+#include "http_get.h"
 #include "m3u8.h"
 #include "url.h"
 #include "../common/av_stream_info.h"
@@ -48,8 +51,11 @@
 #include <libavutil/error.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/mem.h>
-#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
+
+#ifndef STREAMCUT_VERSION
+#define STREAMCUT_VERSION "unknown"
+#endif
 
 #include <errno.h>
 #include <inttypes.h>
@@ -82,7 +88,9 @@
 #define AD_RANGE_MEMORY 32
 #define MAX_PACKETS_PER_SEGMENT 200000
 #define MEMORY_IO_BUFFER 32768
-#define PROTOCOL_WHITELIST "http,https,tcp,tls,crypto"
+/* Segments are demuxed from memory: no protocol at all may be opened
+ * from inside one (a name no protocol has). */
+#define DEMUXER_PROTOCOL_WHITELIST "none"
 /* Segment containers the demuxer may be: MPEG-TS, fMP4, packed audio. */
 #define FORMAT_WHITELIST "mpegts,mov,aac,mp3"
 
@@ -103,6 +111,7 @@ enum fetch_status {
     FETCH_SERVER_ERROR,  /* 5xx */
     FETCH_FAILED,        /* connection refused, reset, other 4xx, ... */
     FETCH_BLOCKED,       /* not an allowed host or scheme */
+    FETCH_REDIRECT_LIMIT,
     FETCH_TOO_LARGE,
     FETCH_NOMEM
 };
@@ -160,8 +169,10 @@ typedef struct hls_source {
     int64_t stall_timeout_ns;          /* 0 = 3 x target duration */
     int64_t rw_timeout_ns;
     int64_t request_timeout_ns;        /* 0 = automatic */
-    char *headers;                     /* CRLF-terminated lines, or NULL */
-    char *user_agent;                  /* or NULL for FFmpeg's */
+    hls_http_header *headers;          /* the `headers` option, sent with every request */
+    size_t header_count;
+    char *cookies;                     /* the `cookies` option, or NULL */
+    char *user_agent;
     host_rule *rules;
     size_t rule_count;
     int max_redirects;
@@ -176,6 +187,7 @@ typedef struct hls_source {
     int interrupt_reason;
 
     /* ---- per run ---- */
+    hls_http *http;                    /* the run's session: its connections and cookies */
     char *top_url;                     /* as resolved */
     char *display_url;                 /* redacted, for messages */
     char *reload_url;                  /* the media playlist's URL */
@@ -244,18 +256,21 @@ static const sc_option_spec hls_options[] = {
       .help = "deadline of one whole request (playlist, segment, key), even when data trickles in; "
               "0 = 3 x target duration, at least rw_timeout" },
     { .name = "headers", .type = SC_OPT_STRING, .default_value = "",
-      .help = "extra request headers, \"Name: value\" separated by | (e.g. Referer: https://x/ | X-Token: 1)" },
+      .help = "extra request headers, \"Name: value\" separated by | (e.g. Referer: https://x/ | X-Token: 1); "
+              "Cookie and User-Agent have options of their own, Host, Range and the framing headers are refused" },
     { .name = "user_agent", .type = SC_OPT_STRING, .default_value = "",
-      .help = "User-Agent header; empty = libavformat's" },
+      .help = "User-Agent header; empty = streamcut/<version>" },
     { .name = "cookies", .type = SC_OPT_STRING, .default_value = "",
-      .help = "Cookie header value sent with every request, e.g. \"name=value; other=2\"" },
+      .help = "Cookie header value sent with every request, e.g. \"name=value; other=2\"; cookies the servers "
+              "set are sent back too (to their own host and path) until the source reconnects" },
     { .name = "allowed_hosts", .type = SC_OPT_STRING, .default_value = "",
       .help = "hosts segments and playlists may come from, comma-separated: host, host:port, *.domain or *; "
               "empty = the hosts the master playlist names (for Twitch and YouTube playlists: any host of "
               "ttvnw.net / googlevideo.com); the playlist's own host (after redirects) is always allowed, "
               "and only http(s) is ever fetched" },
     { .name = "max_redirects", .type = SC_OPT_INT, .default_value = "5", .min = 0, .max = 30,
-      .help = "HTTP redirects followed per request" },
+      .help = "HTTP redirects followed per request; each new location must be http(s) and pass allowed_hosts "
+              "before it is connected to (refusals counted redirects_refused)" },
     { .name = "max_playlist_size", .type = SC_OPT_SIZE, .default_value = "4MiB", .min = 1024, .max = 1073741824,
       .help = "larger playlists are refused" },
     { .name = "max_playlist_entries", .type = SC_OPT_INT, .default_value = "10000", .min = 1, .max = 10000000,
@@ -273,7 +288,7 @@ static const sc_option_spec hls_options[] = {
 /* Counters shown even while zero, so a run's stats say what did not happen. */
 static const char *const counter_names[] = {
     "segments_fetched", "segments_missing", "segments_expired", "segments_skipped", "sequence_resets",
-    "discontinuities", "stalls", "playlist_errors", "request_timeouts", "ad_segments_skipped",
+    "discontinuities", "stalls", "playlist_errors", "request_timeouts", "ad_segments_skipped", "redirects_refused",
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -521,14 +536,68 @@ static bool parse_host_rules(hls_source *source, const char *text)
     return true;
 }
 
-/* "A: b | C: d" -> "A: b\r\nC: d\r\n" plus the cookie header. */
-static bool build_headers(hls_source *source, const char *headers, const char *cookies)
+/* Headers the HTTP layer writes itself or that frame the message: a
+ * `headers` entry naming one would break or forge the request. */
+static const char *const reserved_headers[] = {
+    "Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade",
+    "TE", "Trailer", "Expect", "Range", NULL,
+};
+
+static bool has_control_characters(const char *text, size_t length)
 {
-    size_t capacity = strlen(headers) * 2 + strlen(cookies) + 32;
-    char *lines = malloc(capacity);
-    if (!lines)
+    for (size_t i = 0; i < length; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            return true;
+    return false;
+}
+
+static bool add_header(hls_source *source, const char *item, size_t item_length)
+{
+    const sc_host_api *host = source->host;
+    const char *colon = memchr(item, ':', item_length);
+    size_t name_length = colon ? (size_t)(colon - item) : 0;
+    while (name_length > 0 && (item[name_length - 1] == ' ' || item[name_length - 1] == '\t'))
+        name_length--;
+    bool valid = name_length > 0 && !has_control_characters(item, item_length);
+    for (size_t i = 0; valid && i < name_length; i++)
+        if (item[i] == ' ' || item[i] == '\t')
+            valid = false;
+    if (!valid) {
+        host->log(source->ctx, SC_LOG_ERROR, "headers: '%.*s' is not \"Name: value\"", (int)item_length, item);
         return false;
-    size_t length = 0;
+    }
+    for (const char *const *reserved = reserved_headers; *reserved; reserved++) {
+        if (strlen(*reserved) == name_length && strncasecmp(item, *reserved, name_length) == 0) {
+            host->log(source->ctx, SC_LOG_ERROR, "headers: %s is set by the hls source itself", *reserved);
+            return false;
+        }
+    }
+    if ((name_length == 6 && strncasecmp(item, "Cookie", 6) == 0) ||
+        (name_length == 10 && strncasecmp(item, "User-Agent", 10) == 0)) {
+        host->log(source->ctx, SC_LOG_ERROR, "headers: give %.*s with the %s option", (int)name_length, item,
+                  name_length == 6 ? "cookies" : "user_agent");
+        return false;
+    }
+    const char *value = colon + 1;
+    size_t value_length = item_length - (size_t)(value - item);
+    while (value_length > 0 && (*value == ' ' || *value == '\t'))
+        value++, value_length--;
+    hls_http_header *entry = &source->headers[source->header_count];
+    entry->name = strndup(item, name_length);
+    entry->value = strndup(value, value_length);
+    source->header_count++;
+    return entry->name && entry->value;
+}
+
+/* "A: b | C: d" -> the header list; the cookies as they are. */
+static bool parse_headers(hls_source *source, const char *headers, const char *cookies)
+{
+    size_t count = 1;
+    for (const char *c = headers; *c; c++)
+        count += *c == '|';
+    source->headers = calloc(count, sizeof(*source->headers));
+    if (!source->headers)
+        return false;
     const char *cursor = headers;
     while (*cursor) {
         size_t item_length = strcspn(cursor, "|");
@@ -538,40 +607,18 @@ static bool build_headers(hls_source *source, const char *headers, const char *c
             item++, item_length--;
         while (item_length > 0 && (item[item_length - 1] == ' ' || item[item_length - 1] == '\t'))
             item_length--;
-        if (item_length == 0)
-            continue;
-        const char *colon = memchr(item, ':', item_length);
-        bool valid = colon && colon > item;
-        for (size_t i = 0; valid && i < item_length; i++)
-            if ((unsigned char)item[i] < 0x20 || item[i] == 0x7f)
-                valid = false;
-        if (!valid) {
-            source->host->log(source->ctx, SC_LOG_ERROR, "headers: '%.*s' is not \"Name: value\"", (int)item_length,
-                              item);
-            free(lines);
+        if (item_length > 0 && !add_header(source, item, item_length))
             return false;
-        }
-        memcpy(lines + length, item, item_length);
-        length += item_length;
-        memcpy(lines + length, "\r\n", 2);
-        length += 2;
     }
     if (*cookies) {
-        for (const char *c = cookies; *c; c++) {
-            if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-                source->host->log(source->ctx, SC_LOG_ERROR, "cookies: control characters are not allowed");
-                free(lines);
-                return false;
-            }
+        if (has_control_characters(cookies, strlen(cookies))) {
+            source->host->log(source->ctx, SC_LOG_ERROR, "cookies: control characters are not allowed");
+            return false;
         }
-        length += (size_t)snprintf(lines + length, capacity - length, "Cookie: %s\r\n", cookies);
+        source->cookies = strdup(cookies);
+        if (!source->cookies)
+            return false;
     }
-    lines[length] = '\0';
-    if (length == 0) {
-        free(lines);
-        lines = NULL;
-    }
-    source->headers = lines;
     return true;
 }
 
@@ -683,138 +730,131 @@ static const char *fetch_status_text(int status)
     case FETCH_UNAUTHORIZED: return "unauthorized (HTTP 401)";
     case FETCH_SERVER_ERROR: return "server error (HTTP 5xx)";
     case FETCH_BLOCKED: return "blocked: not an allowed host or scheme";
+    case FETCH_REDIRECT_LIMIT: return "too many redirects";
     case FETCH_TOO_LARGE: return "too large";
     case FETCH_NOMEM: return "out of memory";
     default: return "failed";
     }
 }
 
-/* The reason text for a failed call: FFmpeg's, except for our own
- * deadline, which FFmpeg reports as "Immediate exit requested". */
-static void failure_reason(hls_source *source, int status, int av_error, char *reason, size_t reason_size)
+static int fetch_status_of(const hls_http_result *result)
 {
-    if (status == FETCH_TIMEOUT && source->interrupt_reason == INTERRUPT_TIMEOUT) {
-        char limit[40];
-        seconds_text(request_timeout(source), limit, sizeof(limit));
-        snprintf(reason, reason_size, "no complete answer within %s s (request_timeout)", limit);
-    } else {
-        av_strerror(av_error, reason, reason_size);
+    switch (result->outcome) {
+    case HLS_HTTP_OK: return FETCH_OK;
+    case HLS_HTTP_STOPPED: return FETCH_STOPPED;
+    case HLS_HTTP_TIMEOUT: return FETCH_TIMEOUT;
+    case HLS_HTTP_TOO_LARGE: return FETCH_TOO_LARGE;
+    case HLS_HTTP_REDIRECT_BLOCKED: return FETCH_BLOCKED;
+    case HLS_HTTP_REDIRECT_LIMIT: return FETCH_REDIRECT_LIMIT;
+    case HLS_HTTP_NOMEM: return FETCH_NOMEM;
+    case HLS_HTTP_FAILED: return FETCH_FAILED;
+    case HLS_HTTP_STATUS: break;
     }
+    if (result->status == 404 || result->status == 410)
+        return FETCH_NOT_FOUND;
+    if (result->status == 403)
+        return FETCH_REFUSED;
+    if (result->status == 401)
+        return FETCH_UNAUTHORIZED;
+    if (result->status >= 500 && result->status < 600)
+        return FETCH_SERVER_ERROR;
+    return FETCH_FAILED;
 }
 
-static int classify_av_error(hls_source *source, int av_error)
+/* The callbacks of one fetch. */
+typedef struct fetch_call {
+    hls_source *source;
+    byte_buffer *out;
+    bool trust_redirect;
+} fetch_call;
+
+static bool fetch_should_stop(void *opaque)
 {
-    if (source->interrupt_reason == INTERRUPT_STOP || stop_wanted(source))
-        return FETCH_STOPPED;
-    if (source->interrupt_reason == INTERRUPT_TIMEOUT || av_error == AVERROR(ETIMEDOUT))
-        return FETCH_TIMEOUT;
-    switch (av_error) {
-    case AVERROR_HTTP_NOT_FOUND: return FETCH_NOT_FOUND;
-    case AVERROR_HTTP_FORBIDDEN: return FETCH_REFUSED;
-    case AVERROR_HTTP_UNAUTHORIZED: return FETCH_UNAUTHORIZED;
-    case AVERROR_HTTP_SERVER_ERROR: return FETCH_SERVER_ERROR;
-    case AVERROR(ENOMEM): return FETCH_NOMEM;
-    default: return FETCH_FAILED;
-    }
+    fetch_call *call = opaque;
+    return stop_wanted(call->source);
+}
+
+static bool fetch_redirect_allowed(void *opaque, const char *to, char *why, size_t why_size)
+{
+    fetch_call *call = opaque;
+    if (call->trust_redirect || url_allowed(call->source, to))
+        return true;
+    call->source->host->counter_add(call->source->ctx, "blocked_urls", 1);
+    snprintf(why, why_size, "not an allowed host");
+    return false;
+}
+
+static bool fetch_append(void *opaque, const uint8_t *data, size_t size)
+{
+    fetch_call *call = opaque;
+    if (!buffer_reserve(call->out, size))
+        return false;
+    memcpy(call->out->data + call->out->size, data, size);
+    call->out->size += size;
+    return true;
 }
 
 /* Downloads `url` (bytes [offset, offset + length) when length > 0) into
- * `out` under one deadline. *final_url, when asked for, receives the URL
- * after redirects, which must lead to an allowed host unless
- * `trust_redirect` (the playlist we were told to open may move to a CDN,
- * which then becomes its own host). Returns an enum fetch_status; logs
- * nothing. */
+ * `out` under one deadline, through the run's session. *final_url, when
+ * asked for, receives the URL after redirects. Each redirect must lead to
+ * an allowed host unless `trust_redirect` (the playlist we were told to
+ * open may move to a CDN, which then becomes its own host). Returns an
+ * enum fetch_status; logs nothing. */
 static int fetch(hls_source *source, const char *url, int64_t offset, int64_t length, size_t max_size,
                  bool trust_redirect, byte_buffer *out, char **final_url, char *reason, size_t reason_size)
 {
+    const sc_host_api *host = source->host;
     out->size = 0;
     reason[0] = '\0';
     if (final_url)
         *final_url = NULL;
     if (!url_allowed(source, url)) {
-        source->host->counter_add(source->ctx, "blocked_urls", 1);
+        host->counter_add(source->ctx, "blocked_urls", 1);
         return FETCH_BLOCKED;
     }
-    AVDictionary *options = NULL;
-    char number[32];
-    av_dict_set(&options, "protocol_whitelist", PROTOCOL_WHITELIST, 0);
-    snprintf(number, sizeof(number), "%" PRId64, source->rw_timeout_ns / 1000);
-    av_dict_set(&options, "rw_timeout", number, 0);
-    snprintf(number, sizeof(number), "%d", source->max_redirects);
-    av_dict_set(&options, "max_redirects", number, 0);
-    av_dict_set(&options, "icy", "0", 0);
-    av_dict_set(&options, "reconnect", "0", 0);
-    if (length > 0) {
-        snprintf(number, sizeof(number), "%" PRId64, offset);
-        av_dict_set(&options, "offset", number, 0);
-        snprintf(number, sizeof(number), "%" PRId64, offset + length);
-        av_dict_set(&options, "end_offset", number, 0);
-    } else {
-        /* No "Range: bytes=0-": a plain GET, which caches like best. */
-        av_dict_set(&options, "seekable", "0", 0);
+    fetch_call call = { .source = source, .out = out, .trust_redirect = trust_redirect };
+    hls_http_request request = {
+        .url = url,
+        .offset = offset,
+        .length = length,
+        .max_size = max_size,
+        .timeout_ns = request_timeout(source),
+        .idle_timeout_ns = source->rw_timeout_ns,
+        .redirect_check = fetch_redirect_allowed,
+        .stop_check = fetch_should_stop,
+        .body_sink = fetch_append,
+        .opaque = &call,
+    };
+    hls_http_result result;
+    hls_http_get(source->http, &request, &result);
+    host->counter_add(source->ctx, "http_requests", result.requests);
+    host->counter_add(source->ctx, "http_connections", result.new_connections);
+    if (result.redirects > 0)
+        host->counter_add(source->ctx, "redirects_followed", result.redirects);
+    int status = fetch_status_of(&result);
+    if (status != FETCH_OK && status != FETCH_STOPPED && reason_size > 0) {
+        /* Cut to the caller's room: the end of a long detail matters least. */
+        size_t shown = strnlen(result.detail, reason_size - 1);
+        memcpy(reason, result.detail, shown);
+        reason[shown] = '\0';
     }
-    if (source->user_agent)
-        av_dict_set(&options, "user_agent", source->user_agent, 0);
-    if (source->headers)
-        av_dict_set(&options, "headers", source->headers, 0);
-
-    AVIOInterruptCB callback = { .callback = interrupt_callback, .opaque = source };
-    AVIOContext *io = NULL;
-    begin_call(source, request_timeout(source));
-    int ret = avio_open2(&io, url, AVIO_FLAG_READ, &callback, &options);
-    av_dict_free(&options);
-    int status = FETCH_OK;
-    if (ret < 0) {
-        status = classify_av_error(source, ret);
-        failure_reason(source, status, ret, reason, reason_size);
-        end_call(source);
-        if (status == FETCH_TIMEOUT)
-            source->host->counter_add(source->ctx, "request_timeouts", 1);
-        return status;
-    }
-    /* A redirect may lead anywhere: the final host must be allowed too. */
-    uint8_t *location = NULL;
-    if (av_opt_get(io, "location", AV_OPT_SEARCH_CHILDREN, &location) >= 0 && location && location[0] &&
-        strcmp((const char *)location, url) != 0) {
-        if (!trust_redirect && !url_allowed(source, (const char *)location)) {
-            source->host->counter_add(source->ctx, "blocked_urls", 1);
-            status = FETCH_BLOCKED;
-            snprintf(reason, reason_size, "redirected to a host that is not allowed");
-        }
-    }
-    while (status == FETCH_OK) {
-        if (!buffer_reserve(out, 65536)) {
-            status = FETCH_NOMEM;
-            break;
-        }
-        int got = avio_read(io, out->data + out->size, 65536);
-        if (got == AVERROR_EOF || got == 0)
-            break;
-        if (got < 0) {
-            status = classify_av_error(source, got);
-            failure_reason(source, status, got, reason, reason_size);
-            break;
-        }
-        out->size += (size_t)got;
-        if (out->size > max_size) {
-            status = FETCH_TOO_LARGE;
-            snprintf(reason, reason_size, "more than %zu bytes", max_size);
-        }
-    }
-    avio_closep(&io);
-    end_call(source);
-    if (status == FETCH_OK && out->data)
+    if (status == FETCH_BLOCKED || status == FETCH_REDIRECT_LIMIT)
+        host->counter_add(source->ctx, "redirects_refused", 1);
+    /* Even an empty body gets a buffer: its readers expect one, padded. */
+    if (status == FETCH_OK && !buffer_reserve(out, 0))
+        status = FETCH_NOMEM;
+    if (status == FETCH_OK)
         memset(out->data + out->size, 0, AV_INPUT_BUFFER_PADDING_SIZE);
     if (status == FETCH_OK && final_url) {
-        *final_url = strdup(location && location[0] ? (const char *)location : url);
+        *final_url = strdup(result.final_url);
         if (!*final_url)
             status = FETCH_NOMEM;
     }
-    av_free(location);
+    hls_http_result_clear(&result);
     if (status == FETCH_TIMEOUT)
-        source->host->counter_add(source->ctx, "request_timeouts", 1);
+        host->counter_add(source->ctx, "request_timeouts", 1);
     else if (status == FETCH_OK)
-        source->host->counter_add(source->ctx, "bytes_downloaded", (int64_t)out->size);
+        host->counter_add(source->ctx, "bytes_downloaded", (int64_t)out->size);
     return status;
 }
 
@@ -1216,7 +1256,7 @@ static int demux_segment(hls_source *source, const uint8_t *data, size_t size, b
     AVDictionary *options = NULL;
     char number[32];
     av_dict_set(&options, "format_whitelist", FORMAT_WHITELIST, 0);
-    av_dict_set(&options, "protocol_whitelist", PROTOCOL_WHITELIST, 0);
+    av_dict_set(&options, "protocol_whitelist", DEMUXER_PROTOCOL_WHITELIST, 0);
     snprintf(number, sizeof(number), "%zu", size < 32 ? (size_t)32 : size);
     av_dict_set(&options, "probesize", number, 0);
     av_dict_set(&options, "skip_estimate_duration_from_pts", "1", 0);
@@ -1552,8 +1592,8 @@ static int download_with_retries(hls_source *source, const char *url, int64_t of
                 return FETCH_STOPPED;
         }
         status = fetch(source, url, offset, length, source->max_segment_size, false, data, NULL, reason, reason_size);
-        if (status == FETCH_OK || status == FETCH_STOPPED || status == FETCH_BLOCKED || status == FETCH_TOO_LARGE ||
-            status == FETCH_NOMEM)
+        if (status == FETCH_OK || status == FETCH_STOPPED || status == FETCH_BLOCKED ||
+            status == FETCH_REDIRECT_LIMIT || status == FETCH_TOO_LARGE || status == FETCH_NOMEM)
             break;
         char *shown = hls_url_redact(url);
         source->host->log(source->ctx, SC_LOG_WARNING, "segment %" PRId64 " '%s' (attempt %d of %d): %s%s%s",
@@ -1719,7 +1759,7 @@ static int process_segment(hls_source *source, const m3u8_segment *listed)
         buffer_free(&data);
         host->counter_add(source->ctx, "segments_missing", 1);
         record_gap(source, segment.sequence, segment.sequence, segment.duration_ns,
-                   fetched == FETCH_BLOCKED ? "blocked" : "missing");
+                   fetched == FETCH_BLOCKED ? "blocked" : fetched == FETCH_REDIRECT_LIMIT ? "redirects" : "missing");
         post_dateranges(source, segment_end_utc);
         return SC_OK;
     }
@@ -1915,6 +1955,8 @@ static const char *stream_type(const char *url, const char **domain)
 
 static void end_run(hls_source *source)
 {
+    hls_http_free(source->http);
+    source->http = NULL;
     if (source->have_playlist)
         m3u8_free(&source->playlist);
     source->have_playlist = false;
@@ -2043,7 +2085,12 @@ static int open_stream(hls_source *source)
 static void free_source(hls_source *source)
 {
     end_run(source);
+    for (size_t i = 0; i < source->header_count; i++) {
+        free(source->headers[i].name);
+        free(source->headers[i].value);
+    }
     free(source->headers);
+    free(source->cookies);
     free(source->user_agent);
     free(source->rules);
     free(source->key_uri);
@@ -2091,19 +2138,17 @@ static int hls_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
         host->log(ctx, SC_LOG_ERROR, "allowed_hosts '%s': expected host, host:port, *.domain or * separated by commas",
                   hosts);
         status = SC_ERR_INVALID;
-    } else if (!build_headers(source, headers ? headers : "", cookies ? cookies : "")) {
+    } else if (!parse_headers(source, headers ? headers : "", cookies ? cookies : "")) {
         status = SC_ERR_INVALID;
     }
     if (status != SC_OK) {
         free_source(source);
         return status;
     }
-    if (user_agent && *user_agent) {
-        source->user_agent = strdup(user_agent);
-        if (!source->user_agent) {
-            free_source(source);
-            return SC_ERR_NOMEM;
-        }
+    source->user_agent = strdup(user_agent && *user_agent ? user_agent : "streamcut/" STREAMCUT_VERSION);
+    if (!source->user_agent) {
+        free_source(source);
+        return SC_ERR_NOMEM;
     }
     source->live_edge = (int)host->option_int(ctx, "live_edge");
     source->max_behind = (int)host->option_int(ctx, "max_behind");
@@ -2138,6 +2183,15 @@ static int hls_run(void *instance)
     source->mismatch_warned = false;
     source->target_duration_ns = 0;
     source->in_ad_break = false;
+    hls_http_config http_config = {
+        .user_agent = source->user_agent,
+        .headers = source->headers,
+        .header_count = source->header_count,
+        .cookies = source->cookies,
+        .max_redirects = source->max_redirects,
+    };
+    /* Made here, on the source thread, which alone may use it. */
+    source->http = hls_http_new(&http_config);
     int status = open_stream(source);
     if (status == SC_OK)
         status = follow(source);

@@ -5,6 +5,7 @@
  * hops is small, and credentials never reach another origin.
  */
 #include "http_post.h"
+#include "../common/soup_wait.h"
 
 #include <libsoup/soup.h>
 
@@ -21,9 +22,6 @@
 #define ANSWER_SHOWN_MAX 160
 /* A Retry-After beyond a day is not believed. */
 #define RETRY_AFTER_MAX_SECONDS 86400
-/* Cleanup work libsoup leaves on the context after a message; bounded so a
- * source that keeps itself ready cannot spin us. */
-#define SETTLE_ITERATIONS_MAX 64
 
 struct http_poster {
     GMainContext *context;
@@ -46,16 +44,9 @@ typedef struct post_attempt {
 
 /* ---- waiting for libsoup's callbacks on the private context ---- */
 
-static void keep_result(GObject *source, GAsyncResult *result, gpointer slot)
-{
-    (void)source;
-    *(GAsyncResult **)slot = g_object_ref(result);
-}
-
 static void wait_for(post_attempt *attempt, GAsyncResult *const *slot)
 {
-    while (*slot == NULL)
-        g_main_context_iteration(attempt->poster->context, TRUE);
+    sc_soup_wait_for(attempt->poster->context, slot);
 }
 
 static gboolean deadline_passed(gpointer data)
@@ -139,23 +130,6 @@ static void set_outcome(post_result *result, post_outcome outcome, const char *f
 
 /* ---- certificates ---- */
 
-static const char *certificate_problem_name(GTlsCertificateFlags problems)
-{
-    if (problems & G_TLS_CERTIFICATE_UNKNOWN_CA)
-        return "signed by an unknown authority";
-    if (problems & G_TLS_CERTIFICATE_BAD_IDENTITY)
-        return "issued for another host";
-    if (problems & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-        return "not valid yet";
-    if (problems & G_TLS_CERTIFICATE_EXPIRED)
-        return "expired";
-    if (problems & G_TLS_CERTIFICATE_REVOKED)
-        return "revoked";
-    if (problems & G_TLS_CERTIFICATE_INSECURE)
-        return "using an insecure algorithm";
-    return "not valid";
-}
-
 /* GLib's TLS backend resumes a session another connection to the same
  * address validated, whatever database that one trusted: a sink with the
  * system's authorities could ride on a session another sink accepted with
@@ -183,7 +157,7 @@ static void check_new_tls_connection(SoupMessage *message, GSocketClientEvent ev
                        "the server's certificate could not be checked: %s", error->message);
         else
             g_snprintf(attempt->certificate_problem, sizeof(attempt->certificate_problem),
-                       "the server's certificate is %s", certificate_problem_name(problems));
+                       "the server's certificate is %s", sc_tls_problem_name(problems));
         g_cancellable_cancel(attempt->cancellable);
     }
     g_clear_error(&error);
@@ -201,7 +175,7 @@ static void read_answer(post_attempt *attempt, GInputStream *stream, char *shown
     while (total < ANSWER_READ_MAX) {
         GAsyncResult *done = NULL;
         g_input_stream_read_bytes_async(stream, ANSWER_CHUNK, G_PRIORITY_DEFAULT, attempt->cancellable,
-                                        keep_result, &done);
+                                        sc_soup_keep_result, &done);
         wait_for(attempt, &done);
         GBytes *chunk = g_input_stream_read_bytes_finish(stream, done, NULL);
         g_object_unref(done);
@@ -222,7 +196,7 @@ static void read_answer(post_attempt *attempt, GInputStream *stream, char *shown
     if (total >= ANSWER_READ_MAX)
         g_cancellable_cancel(attempt->cancellable);
     GAsyncResult *closed = NULL;
-    g_input_stream_close_async(stream, G_PRIORITY_DEFAULT, attempt->cancellable, keep_result, &closed);
+    g_input_stream_close_async(stream, G_PRIORITY_DEFAULT, attempt->cancellable, sc_soup_keep_result, &closed);
     wait_for(attempt, &closed);
     g_input_stream_close_finish(stream, closed, NULL);
     g_object_unref(closed);
@@ -324,7 +298,8 @@ static GUri *send_message(post_attempt *attempt, SoupMessage *message, GUri *uri
 {
     http_poster *poster = attempt->poster;
     GAsyncResult *sent = NULL;
-    soup_session_send_async(poster->session, message, G_PRIORITY_DEFAULT, attempt->cancellable, keep_result, &sent);
+    soup_session_send_async(poster->session, message, G_PRIORITY_DEFAULT, attempt->cancellable, sc_soup_keep_result,
+                            &sent);
     wait_for(attempt, &sent);
     GError *error = NULL;
     GInputStream *stream = soup_session_send_finish(poster->session, sent, &error);
@@ -385,8 +360,7 @@ void http_poster_post(http_poster *poster, GBytes *body, const http_header *extr
     g_source_unref(deadline);
     /* Let libsoup finish with the message (connection state, queue) while
      * its context is still ours on this thread. */
-    for (int i = 0; i < SETTLE_ITERATIONS_MAX && g_main_context_iteration(poster->context, FALSE); i++) {
-    }
+    sc_soup_settle(poster->context);
     g_object_unref(attempt.cancellable);
     g_main_context_pop_thread_default(poster->context);
     result->elapsed_ns = (g_get_monotonic_time() - started) * 1000;
@@ -402,8 +376,7 @@ void http_poster_free(http_poster *poster)
         g_main_context_push_thread_default(poster->context);
         soup_session_abort(poster->session);
         g_object_unref(poster->session);
-        for (int i = 0; i < SETTLE_ITERATIONS_MAX && g_main_context_iteration(poster->context, FALSE); i++) {
-        }
+        sc_soup_settle(poster->context);
         g_main_context_pop_thread_default(poster->context);
     }
     if (poster->context != NULL)
