@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build_paths.h"
 #include "config.h"
 #include "control_api.h"
 #include "progress.h"
