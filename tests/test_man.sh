@@ -70,7 +70,7 @@ done
     || fail "streamcut.ini(5) lacks:$missing"
 
 # ---- streamcut(1): every command of --help ---------------------------------
-"$streamcut" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF {print $1}' >"$tmp/commands"
+"$streamcut" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [^ ]/ {print $1}' >"$tmp/commands"
 missing=
 while read -r command; do
     grep -q "^       $command\b" "$tmp/streamcut.1.txt" || missing="$missing $command"
