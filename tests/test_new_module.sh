@@ -18,6 +18,8 @@ done
 enter_scratch_dir new-module
 export PKG_CONFIG_PATH=$builddir
 unset STREAMCUT_MODULE_PATH
+# The Makefiles run as an author runs them, not as part of the make running us.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 # ---- each kind: make, build, load, run --------------------------------------
 umask 002
