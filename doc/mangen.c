@@ -6,7 +6,10 @@
  *                 (KIND: host, source, strategy, sink, sync, observer),
  *                 from the schemas the host validates pipelines against;
  *   @MODULES@     every module of the build tree with its description and
- *                 options, from the modules' own option schemas.
+ *                 options, from the modules' own option schemas;
+ *
+ * and, anywhere, @NAME@ by VALUE for each NAME=VALUE argument (the
+ * configured paths and versions), escaped for troff.
  *
  * Built in the build tree and run from it (the loader then finds the
  * modules just built); never installed. */
@@ -34,6 +37,35 @@ static void put_text(FILE *out, const char *text, bool literal)
         else if (*c == '-' && literal) fputs("\\-", out);
         else if (*c == '\n') fputs("\n\\&", out);
         else fputc(*c, out);
+    }
+}
+
+/* A configured value: literal text, with a break point after each '/' so
+ * that a long installation prefix still fits a line. */
+static void put_value(FILE *out, const char *value)
+{
+    for (const char *c = value; *c; c++) {
+        char one[2] = {*c, '\0'};
+        put_text(out, one, true);
+        if (*c == '/') fputs("\\:", out);
+    }
+}
+
+/* Copy a template line, replacing @NAME@ for every NAME=VALUE definition. */
+static void put_template_line(FILE *out, const char *line, char **definitions)
+{
+    for (const char *c = line; *c;) {
+        bool replaced = false;
+        for (char **d = definitions; *d && *c == '@' && !replaced; d++) {
+            const char *equals = strchr(*d, '=');
+            size_t name_length = (size_t)(equals - *d);
+            if (strncmp(c + 1, *d, name_length) == 0 && c[1 + name_length] == '@') {
+                put_value(out, equals + 1);
+                c += name_length + 2;
+                replaced = true;
+            }
+        }
+        if (!replaced) fputc(*c++, out);
     }
 }
 
@@ -144,8 +176,16 @@ static bool put_modules(FILE *out)
     return ok;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        const char *equals = strchr(argv[i], '=');
+        if (!equals || equals == argv[i]) {
+            fprintf(stderr, "mangen: '%s' is not NAME=VALUE\nusage: mangen [NAME=VALUE]... <TEMPLATE >PAGE\n", argv[i]);
+            return 2;
+        }
+    }
+    char **definitions = argv + 1;
     /* Only the build tree's own modules belong in the page. */
     g_unsetenv("STREAMCUT_MODULE_PATH");
     char line[4096];
@@ -158,7 +198,7 @@ int main(void)
         else if (sscanf(line, "@KEYS %31[a-z]@", kind) == 1) {
             ok = put_host_keys(stdout, kind);
             if (!ok) fprintf(stderr, "mangen: line %d: no section kind '%s'\n", line_number, kind);
-        } else fputs(line, stdout);
+        } else put_template_line(stdout, line, definitions);
         if (!ok) return 1;
     }
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;

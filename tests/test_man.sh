@@ -34,6 +34,19 @@ for page in streamcut.1 streamcut.ini.5 streamcut-modules.7; do
     render "$file" "$tmp/$page.txt"
 done
 
+# A long installation prefix must not make lines troff cannot fit.
+top_srcdir=$(cd "${abs_top_srcdir:-$script_dir/..}" && pwd)
+long=/opt/a/rather/long/installation/prefix/with-many-components/streamcut-0.1.0/_inst/and/more
+for page in streamcut.1 streamcut.ini.5 streamcut-modules.7; do
+    "$builddir/doc/mangen" VERSION=0.1.0 ABI_VERSION=1.1 moduledir=$long/lib/streamcut/modules \
+        pkgdatadir=$long/share/streamcut includedir=$long/include <"$top_srcdir/doc/$page.in" >"$tmp/long.$page"
+    if groff -man -Tutf8 -ww -z "$tmp/long.$page" >"$tmp/warnings" 2>&1 && [ ! -s "$tmp/warnings" ]; then
+        pass "$page with a ${#long}-character prefix formats without warnings"
+    else
+        fail "$page with a long prefix: groff warns:"; cat "$tmp/warnings"
+    fi
+done
+
 # ---- streamcut-modules(7): every module, every option -----------------------
 STREAMCUT_MODULE_PATH= "$streamcut" modules 2>/dev/null | awk '/^[^ ]/ {print $1}' >"$tmp/modules"
 [ -s "$tmp/modules" ] || fail "streamcut modules listed nothing"
