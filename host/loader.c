@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build_paths.h"
 #include "log.h"
 #include "value.h"
 

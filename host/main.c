@@ -7,11 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build_paths.h"
 #include "config.h"
 #include "control_api.h"
 #include "progress.h"
 #include "detect.h"
 #include "loader.h"
+#include "new_module.h"
 #include "log.h"
 #include "pipeline.h"
 
@@ -27,6 +29,8 @@ static void print_usage(FILE *out)
             "  check PIPELINE.ini   validate the pipeline and print its graph\n"
             "  modules [NAME]       list the modules found, or one module's options\n"
             "  probe URL            the stream type of a URL and the module that reads it\n"
+            "  new-module NAME KIND write folder NAME: a module skeleton of KIND (source,\n"
+            "                       strategy, sink, observer) that builds with pkg-config\n"
             "\n"
             "Options:\n"
             "  -v, --verbose        more log output (repeat for debug)\n"
@@ -307,6 +311,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "check") == 0 && remaining == 1) return command_check(argv[first + 1]);
     if (strcmp(command, "modules") == 0 && remaining <= 1) return command_modules(remaining ? argv[first + 1] : NULL);
     if (strcmp(command, "probe") == 0 && remaining == 1) return command_probe(argv[first + 1]);
+    if (strcmp(command, "new-module") == 0 && remaining == 2) return sc_new_module(argv[first + 1], argv[first + 2]);
     fprintf(stderr, "streamcut: bad command line\n");
     print_usage(stderr);
     return EXIT_CONFIG;
