@@ -282,7 +282,8 @@ static int api_strategy_hold(sc_ctx *ctx, int64_t from)
         sc_keyframe_entry keyframe;
         seq = sc_buffer_keyframe_at_or_before(buffer, from, &keyframe) ? keyframe.seq : 0;
     }
-    sc_buffer_reader_hold(buffer, ctx->strategy->reader, seq);
+    ctx->strategy->module_hold = seq;
+    sc_strategy_runtime_apply_hold(ctx->strategy);
     return SC_OK;
 }
 

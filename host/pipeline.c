@@ -579,6 +579,8 @@ static sc_strategy_runtime *new_strategy_runtime(sc_ctx *ctx, sc_source_runtime 
     strategy->stream_progress = g_array_new(FALSE, FALSE, sizeof(int64_t));
     strategy->reference_stream = -1;
     strategy->reference_media_end = SC_TIME_NONE;
+    strategy->module_hold = UINT64_MAX;
+    strategy->recent_hold = UINT64_MAX;
     strategy->member = -1;
     strategy->quality = (sc_quality_rules){.max_corrupt_ratio = 1, .max_thinned_ratio = 1};
     if (ctx->kind == SC_SECTION_STRATEGY)

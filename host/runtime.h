@@ -129,6 +129,8 @@ struct sc_strategy_runtime {
     GPtrArray *pending;           /* sc_pending_segment* */
     uint64_t next_index;
     uint64_t processed_end;       /* seq after the last packet handed to the module */
+    uint64_t module_hold;         /* strategy_hold's seq (UINT64_MAX: none) */
+    uint64_t recent_hold;         /* the latest reference keyframe, less a lookback */
     GArray *stream_progress;      /* int64_t: largest dts seen per stream */
     int reference_stream;
     int64_t reference_media_end;  /* largest pts + duration of the reference stream */
@@ -234,6 +236,9 @@ int sc_source_runtime_add_stream(sc_source_runtime *source, const sc_stream_info
  * `origin` (raw ns) or the first held packet's time when SC_TIME_NONE. */
 int sc_source_runtime_flush_startup(sc_source_runtime *source, int64_t origin);
 int64_t sc_strategy_runtime_emit(sc_strategy_runtime *strategy, const sc_segment_request *request);
+/** Sets the reader's hold to the earlier of the module's (strategy_hold)
+ * and the runner's own at the latest keyframe. Strategy thread only. */
+void sc_strategy_runtime_apply_hold(sc_strategy_runtime *strategy);
 int64_t sc_strategy_runtime_emit_indexed(sc_strategy_runtime *strategy, const sc_segment_request *request,
                                          uint64_t index);
 int sc_source_runtime_post_event(sc_source_runtime *source, const sc_event *event);

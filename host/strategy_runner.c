@@ -16,6 +16,9 @@
 #define INTERLEAVE_WAIT_NS (2 * SC_NSEC_PER_SEC)
 /* How far before the start keyframe interleaved packets are looked for. */
 #define INTERLEAVE_LOOKBACK_NS (2 * SC_NSEC_PER_SEC)
+/* How far before the latest reference keyframe the buffer keeps packets
+ * for requests that start there (other streams interleave ahead of it). */
+#define RECENT_HOLD_NS (500 * SC_NSEC_PER_MSEC)
 /* Rounding slack when judging whether the input reached a segment's end. */
 #define END_TOLERANCE_NS SC_NSEC_PER_MSEC
 #define READ_BATCH 64
@@ -310,8 +313,27 @@ static bool pending_complete(const sc_strategy_runtime *strategy, const sc_pendi
     return true;
 }
 
+void sc_strategy_runtime_apply_hold(sc_strategy_runtime *strategy)
+{
+    sc_buffer_reader_hold(strategy->source->buffer, strategy->reader, MIN(strategy->module_hold, strategy->recent_hold));
+}
+
+/* A window asked for when the stream enters it starts at the keyframe just
+ * read, and its first packets come from the buffer; the reader has already
+ * "seen" the whole batch that keyframe came in, so without a hold a small
+ * buffer could evict them before the request anchors. */
+static void hold_recent_keyframe(sc_strategy_runtime *strategy, const sc_packet *packet)
+{
+    uint64_t seq = sc_buffer_seq_back(strategy->source->buffer, packet->seq, packet->dts - RECENT_HOLD_NS);
+    if (seq == strategy->recent_hold) return;
+    strategy->recent_hold = seq;
+    sc_strategy_runtime_apply_hold(strategy);
+}
+
 static void track_packet(sc_strategy_runtime *strategy, const sc_packet *packet)
 {
+    if ((int)packet->stream_index == strategy->reference_stream && (packet->flags & SC_PACKET_KEY))
+        hold_recent_keyframe(strategy, packet);
     while (strategy->stream_progress->len <= packet->stream_index) {
         int64_t none = SC_TIME_NONE;
         g_array_append_val(strategy->stream_progress, none);
