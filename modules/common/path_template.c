@@ -1,5 +1,6 @@
 /* Output path templates (see path_template.h for the rules). */
 #include "path_template.h"
+#include "text_buffer.h"
 
 #include <streamcut/abi.h>
 
@@ -66,35 +67,6 @@ static void set_error(char *err, size_t errlen, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(err, errlen, fmt, args);
     va_end(args);
-}
-
-/* A growable byte string; `failed` sticks so callers check once at the end. */
-typedef struct text_buffer {
-    char *data;
-    size_t length;
-    size_t capacity;
-    int failed;
-} text_buffer;
-
-static void text_append(text_buffer *buf, const char *bytes, size_t count)
-{
-    if (buf->failed)
-        return;
-    if (buf->length + count + 1 > buf->capacity) {
-        size_t wanted = buf->capacity ? buf->capacity * 2 : 64;
-        while (wanted < buf->length + count + 1)
-            wanted *= 2;
-        char *grown = realloc(buf->data, wanted);
-        if (grown == NULL) {
-            buf->failed = 1;
-            return;
-        }
-        buf->data = grown;
-        buf->capacity = wanted;
-    }
-    memcpy(buf->data + buf->length, bytes, count);
-    buf->length += count;
-    buf->data[buf->length] = '\0';
 }
 
 /*
@@ -259,12 +231,12 @@ static int parse_placeholder(sc_path_template *tmpl, unsigned optional, const ch
 static int check_static_components(const sc_path_template *tmpl, char *err, size_t errlen)
 {
     text_buffer skeleton = { 0 };
-    text_append(&skeleton, "", 0);
+    text_buffer_append(&skeleton, "", 0);
     for (size_t i = 0; i < tmpl->part_count; i++) {
         if (tmpl->parts[i].kind == PART_LITERAL)
-            text_append(&skeleton, tmpl->parts[i].literal, strlen(tmpl->parts[i].literal));
+            text_buffer_append(&skeleton, tmpl->parts[i].literal, strlen(tmpl->parts[i].literal));
         else
-            text_append(&skeleton, "\x01", 1);
+            text_buffer_append(&skeleton, "\x01", 1);
     }
     if (skeleton.failed || skeleton.data == NULL) {
         free(skeleton.data);
@@ -295,9 +267,9 @@ static int check_static_components(const sc_path_template *tmpl, char *err, size
 static int compute_base(sc_path_template *tmpl, char *err, size_t errlen)
 {
     text_buffer prefix = { 0 };
-    text_append(&prefix, "", 0);
+    text_buffer_append(&prefix, "", 0);
     for (size_t i = 0; i < tmpl->part_count && tmpl->parts[i].kind == PART_LITERAL; i++)
-        text_append(&prefix, tmpl->parts[i].literal, strlen(tmpl->parts[i].literal));
+        text_buffer_append(&prefix, tmpl->parts[i].literal, strlen(tmpl->parts[i].literal));
     if (prefix.failed) {
         free(prefix.data);
         set_error(err, errlen, "out of memory");
@@ -339,10 +311,10 @@ sc_path_template *sc_path_template_parse(const char *text, unsigned optional, ch
     int ok = 1;
     while (ok && *cursor != '\0') {
         if (cursor[0] == '{' && cursor[1] == '{') {
-            text_append(&literal, "{", 1);
+            text_buffer_append(&literal, "{", 1);
             cursor += 2;
         } else if (cursor[0] == '}' && cursor[1] == '}') {
-            text_append(&literal, "}", 1);
+            text_buffer_append(&literal, "}", 1);
             cursor += 2;
         } else if (cursor[0] == '}') {
             set_error(err, errlen, "stray '}' at offset %zu (write '}}' for a literal brace)",
@@ -372,7 +344,7 @@ sc_path_template *sc_path_template_parse(const char *text, unsigned optional, ch
             }
             cursor = close + 1;
         } else {
-            text_append(&literal, cursor, 1);
+            text_buffer_append(&literal, cursor, 1);
             cursor++;
         }
     }
@@ -463,14 +435,14 @@ int sc_path_template_expand(const sc_path_template *tmpl, const sc_path_fields *
                             char *out, size_t outlen, char *err, size_t errlen)
 {
     text_buffer raw = { 0 };
-    text_append(&raw, "", 0);
+    text_buffer_append(&raw, "", 0);
     for (size_t i = 0; i < tmpl->part_count; i++) {
         const template_part *part = &tmpl->parts[i];
         char value[SC_PATH_VALUE_MAX + 1];
         char scratch[48];
         switch (part->kind) {
         case PART_LITERAL:
-            text_append(&raw, part->literal, strlen(part->literal));
+            text_buffer_append(&raw, part->literal, strlen(part->literal));
             continue;
         case PART_SOURCE:
             sanitize_value(fields->source, value);
@@ -498,7 +470,7 @@ int sc_path_template_expand(const sc_path_template *tmpl, const sc_path_fields *
             sanitize_value(scratch, value);
             break;
         }
-        text_append(&raw, value, strlen(value));
+        text_buffer_append(&raw, value, strlen(value));
     }
     if (raw.failed) {
         free(raw.data);

@@ -9,27 +9,10 @@
 
 #include <streamcut/streamcut.h>
 
+#include "text_buffer.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-/* A growable text; `failed` sticks (out of memory), so callers check once. */
-typedef struct text_buffer {
-    char *data;       /* NUL-terminated when not NULL */
-    size_t length;
-    size_t capacity;
-    int failed;
-} text_buffer;
-
-void text_buffer_append(text_buffer *buf, const void *bytes, size_t count);
-void text_buffer_append_text(text_buffer *buf, const char *text);
-void text_buffer_append_format(text_buffer *buf, const char *fmt, ...) SC_PRINTF(2, 3);
-/* A JSON string literal, quotes included. */
-void text_buffer_append_json_string(text_buffer *buf, const char *text);
-/* "2026-11-25T21:22:13.250Z", or null for SC_TIME_NONE. */
-void text_buffer_append_utc(text_buffer *buf, int64_t ns);
-/* Seconds with millisecond precision ("12.345"), or null for SC_TIME_NONE. */
-void text_buffer_append_seconds(text_buffer *buf, int64_t ns);
-void text_buffer_free(text_buffer *buf);
 
 /* Where the record reads the segment's attributes (the files clip sinks
  * wrote): the calling sink's host and context. */
