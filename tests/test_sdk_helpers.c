@@ -336,6 +336,43 @@ static void assert_valid_json_string_body(const char *out)
     }
 }
 
+/* A source's streams, as the host's stream_count/stream_get give them. */
+static const sc_stream_info *fake_streams;
+static size_t fake_stream_count;
+static size_t fake_count(sc_ctx *ctx) { (void)ctx; return fake_stream_count; }
+static const sc_stream_info *fake_get(sc_ctx *ctx, size_t index)
+{
+    (void)ctx;
+    return index < fake_stream_count ? &fake_streams[index] : NULL;
+}
+
+START_TEST(reference_stream_is_the_first_video_else_the_first_audio)
+{
+    sc_host_api host;
+    memset(&host, 0, sizeof host);
+    host.struct_size = sizeof host;
+    host.stream_count = fake_count;
+    host.stream_get = fake_get;
+    sc_stream_info streams[4];
+    memset(streams, 0, sizeof streams);
+    streams[0].media_type = SC_MEDIA_DATA;
+    streams[1].media_type = SC_MEDIA_AUDIO;
+    streams[2].media_type = SC_MEDIA_AUDIO;
+    streams[3].media_type = SC_MEDIA_VIDEO;
+    fake_streams = streams;
+    fake_stream_count = 4;
+    ck_assert_int_eq(sc_reference_stream(&host, NULL), 3);
+    fake_stream_count = 3; /* no video: the first audio */
+    ck_assert_int_eq(sc_reference_stream(&host, NULL), 1);
+    fake_stream_count = 1; /* data only */
+    ck_assert_int_eq(sc_reference_stream(&host, NULL), -1);
+    fake_stream_count = 0;
+    ck_assert_int_eq(sc_reference_stream(&host, NULL), -1);
+    host.stream_get = NULL; /* a host without the accessors */
+    ck_assert_int_eq(sc_reference_stream(&host, NULL), -1);
+}
+END_TEST
+
 START_TEST(json_escaping_handles_controls_and_bad_utf8)
 {
     EXPECT_ESCAPE("plain text", "plain text");
@@ -462,6 +499,7 @@ int main(void)
     tcase_add_test(tcase, bad_durations_are_refused_with_a_reason);
     tcase_add_test(tcase, sizes_parse_in_both_unit_systems);
     tcase_add_test(tcase, walkers_filter_by_stream_and_media);
+    tcase_add_test(tcase, reference_stream_is_the_first_video_else_the_first_audio);
     tcase_add_test(tcase, json_escaping_handles_controls_and_bad_utf8);
     tcase_add_test(tcase, json_escaping_truncates_whole_pieces_only);
     tcase_add_test(tcase, json_escaping_of_random_bytes_is_valid_json);

@@ -122,20 +122,11 @@ static void adaptive_destroy(void *instance)
  * it: the first video stream, else the first audio stream. */
 static void choose_reference_stream(adaptive_strategy *self, const sc_packet *first)
 {
-    size_t count = self->host->stream_count(self->ctx);
-    int first_audio = -1;
-    for (size_t i = 0; i < count; i++) {
-        const sc_stream_info *info = self->host->stream_get(self->ctx, i);
-        if (!info) continue;
-        if (info->media_type == SC_MEDIA_VIDEO) {
-            self->reference_stream = (int)i;
-            return;
-        }
-        if (info->media_type == SC_MEDIA_AUDIO && first_audio < 0) first_audio = (int)i;
-    }
-    self->reference_stream = first_audio >= 0 ? first_audio : (count > 0 ? 0 : (int)first->stream_index);
+    int chosen = sc_reference_stream(self->host, self->ctx);
+    self->reference_stream = chosen >= 0 ? chosen : (int)first->stream_index;
     /* Audio frames all decode on their own, whatever the demuxer flags. */
-    self->every_packet_is_key = 1;
+    const sc_stream_info *info = self->host->stream_get(self->ctx, (size_t)self->reference_stream);
+    self->every_packet_is_key = !info || info->media_type != SC_MEDIA_VIDEO;
 }
 
 /* ---- complexity ------------------------------------------------------- */

@@ -657,20 +657,6 @@ static int event_start(void *instance)
     return SC_OK;
 }
 
-/* The host's choice: the first video stream, else the first audio one. */
-static int choose_reference_stream(event_strategy *self)
-{
-    int first_audio = -1;
-    size_t count = self->host->stream_count(self->ctx);
-    for (size_t i = 0; i < count; i++) {
-        const sc_stream_info *info = self->host->stream_get(self->ctx, i);
-        if (!info) continue;
-        if (info->media_type == SC_MEDIA_VIDEO) return (int)i;
-        if (info->media_type == SC_MEDIA_AUDIO && first_audio < 0) first_audio = (int)i;
-    }
-    return first_audio >= 0 ? first_audio : 0;
-}
-
 static void data_packet_event(event_strategy *self, const sc_packet *packet, int64_t time)
 {
     const sc_stream_info *info = self->host->stream_get(self->ctx, packet->stream_index);
@@ -697,7 +683,10 @@ static void data_packet_event(event_strategy *self, const sc_packet *packet, int
 static int event_packet(void *instance, const sc_packet *packet)
 {
     event_strategy *self = instance;
-    if (self->reference_stream < 0) self->reference_stream = choose_reference_stream(self);
+    if (self->reference_stream < 0) {
+        int chosen = sc_reference_stream(self->host, self->ctx);
+        self->reference_stream = chosen >= 0 ? chosen : 0;
+    }
     int64_t time = packet->pts != SC_TIME_NONE ? packet->pts : packet->dts;
     if (time != SC_TIME_NONE && (self->newest_pts == SC_TIME_NONE || time > self->newest_pts))
         self->newest_pts = time;

@@ -434,6 +434,30 @@ static inline int sc_segment_find_stream(const sc_segment *segment, uint32_t med
     return -1;
 }
 
+/**
+ * @brief The stream whose keyframes bound segments, by the host's own
+ * rule: the first video stream, else the first audio stream.
+ *
+ * For source and strategy instances (it reads host->stream_count and
+ * host->stream_get of `ctx`); call it once streams are declared, e.g. at
+ * the first packet.
+ * @return that index, or -1 when the source has neither (or no streams).
+ */
+static inline int sc_reference_stream(const sc_host_api *host, sc_ctx *ctx)
+{
+    size_t count, i;
+    int first_audio = -1;
+    if (!host || !host->stream_count || !host->stream_get) return -1;
+    count = host->stream_count(ctx);
+    for (i = 0; i < count && i < 0x7FFFFFFF; i++) {
+        const sc_stream_info *info = host->stream_get(ctx, i);
+        if (!info) continue;
+        if (info->media_type == SC_MEDIA_VIDEO) return (int)i;
+        if (info->media_type == SC_MEDIA_AUDIO && first_audio < 0) first_audio = (int)i;
+    }
+    return first_audio;
+}
+
 /** @} */
 
 /* ------------------------------------------------------------------ */
