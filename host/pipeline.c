@@ -6,6 +6,7 @@
 #include "housekeeping.h"
 #include "log.h"
 #include "packet.h"
+#include "stats_report.h"
 #include "value.h"
 
 
@@ -1088,25 +1089,15 @@ static void log_counters(sc_ctx *ctx)
 
 void sc_pipeline_log_stats(sc_pipeline *pipeline)
 {
-    /* The manager's view first: every stream together. */
-    uint64_t memory = 0, emitted = 0, rejected = 0, dropped = 0, sets = 0;
-    for (guint i = 0; i < pipeline->sources->len; i++)
-        memory += sc_buffer_memory(((sc_source_runtime *)g_ptr_array_index(pipeline->sources, i))->buffer);
-    for (guint i = 0; i < pipeline->strategies->len; i++) {
-        sc_strategy_runtime *strategy = g_ptr_array_index(pipeline->strategies, i);
-        emitted += atomic_load(&strategy->segments_emitted);
-        rejected += atomic_load(&strategy->segments_rejected);
-    }
-    for (guint i = 0; i < pipeline->sinks->len; i++)
-        dropped += atomic_load(&((sc_sink_runtime *)g_ptr_array_index(pipeline->sinks, i))->dropped_overflow);
-    for (guint i = 0; i < pipeline->groups->len; i++) {
-        sc_sync_group *group = g_ptr_array_index(pipeline->groups, i);
-        sets += atomic_load(&group->sets_complete) + atomic_load(&group->sets_partial);
-    }
+    /* The manager's view first: every stream together (the same totals
+     * the control API serves). */
+    sc_stats_totals totals;
+    sc_stats_global_totals(pipeline, &totals);
     sc_log(SC_LOG_INFO, NULL,
-           "global: streams=%u memory_usage_mb=%.2f segments_emitted=%" G_GUINT64_FORMAT " segments_rejected=%" G_GUINT64_FORMAT
-           " segments_dropped=%" G_GUINT64_FORMAT " sync_sets=%" G_GUINT64_FORMAT,
-           pipeline->sources->len, (double)memory / (1024.0 * 1024.0), emitted, rejected, dropped, sets);
+           "global: streams=%" G_GUINT64_FORMAT " memory_usage_mb=%.2f segments_emitted=%" G_GUINT64_FORMAT
+           " segments_rejected=%" G_GUINT64_FORMAT " segments_dropped=%" G_GUINT64_FORMAT " sync_sets=%" G_GUINT64_FORMAT,
+           (guint64)totals.streams, (double)totals.memory_bytes / (1024.0 * 1024.0), (guint64)totals.segments_emitted,
+           (guint64)totals.segments_rejected, (guint64)totals.segments_dropped, (guint64)totals.sync_sets);
     for (guint i = 0; i < pipeline->sources->len; i++) {
         sc_source_runtime *source = g_ptr_array_index(pipeline->sources, i);
         sc_buffer_stats stats;
