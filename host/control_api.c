@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,7 +52,8 @@ struct sc_control {
     GPtrArray *allowed_hosts;     /* char*, lower case, without port */
     size_t max_body;
     int max_connections;
-    atomic_int connections;       /* open now */
+    GMutex connections_lock;
+    GHashTable *connections;      /* struct MHD_Connection* -> its socket (GINT_TO_POINTER) */
     atomic_uint_least64_t refused_connections;
     gint64 started_us;
     char display[80];
@@ -689,22 +691,38 @@ static void request_done(void *data, struct MHD_Connection *connection, void **c
     *connection_data = NULL;
 }
 
-/* How long a new connection at the cap waits for one that is closing: a
- * client's previous connections are counted until their threads end,
- * shortly after it read the answers. */
-#define CAP_GRACE_US (1000 * 1000)
-
 /* The connection cap, counted here: the accept policy sees every new
- * connection before MHD spends a thread on it. */
+ * connection before MHD spends a thread on it.
+ *
+ * MHD reports a connection closed only when its polling thread cleans it
+ * up, which is the thread that runs this policy. So a client that closed
+ * its previous connection and opened the next one at once still finds the
+ * old one listed; waiting here would only delay that cleanup. Instead a
+ * listed connection whose peer has hung up (or that has shut down) is not
+ * counted: it is over, only its bookkeeping is not. */
+static int connections_in_use(sc_control *control)
+{
+    int in_use = 0;
+    g_mutex_lock(&control->connections_lock);
+    GHashTableIter iter;
+    gpointer key, value;
+    g_hash_table_iter_init(&iter, control->connections);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        struct pollfd watched = {.fd = GPOINTER_TO_INT(value), .events = POLLRDHUP};
+        bool finished = watched.fd >= 0 && poll(&watched, 1, 0) == 1 &&
+                        (watched.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+        if (!finished) in_use++;
+    }
+    g_mutex_unlock(&control->connections_lock);
+    return in_use;
+}
+
 static enum MHD_Result accept_policy(void *data, const struct sockaddr *address, socklen_t length)
 {
     (void)address;
     (void)length;
     sc_control *control = data;
-    gint64 give_up = g_get_monotonic_time() + CAP_GRACE_US;
-    while (atomic_load(&control->connections) >= control->max_connections && g_get_monotonic_time() < give_up)
-        g_usleep(5000);
-    if (atomic_load(&control->connections) < control->max_connections) return MHD_YES;
+    if (connections_in_use(control) < control->max_connections) return MHD_YES;
     if (atomic_fetch_add(&control->refused_connections, 1) == 0)
         sc_log(SC_LOG_WARNING, NULL, "control API: %d connections open, refusing more (control_max_connections)",
                control->max_connections);
@@ -714,11 +732,16 @@ static enum MHD_Result accept_policy(void *data, const struct sockaddr *address,
 static void connection_changed(void *data, struct MHD_Connection *connection, void **socket_data,
                                enum MHD_ConnectionNotificationCode code)
 {
-    (void)connection;
     (void)socket_data;
     sc_control *control = data;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&control->connections, 1);
-    else if (code == MHD_CONNECTION_NOTIFY_CLOSED) atomic_fetch_sub(&control->connections, 1);
+    g_mutex_lock(&control->connections_lock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        g_hash_table_insert(control->connections, connection, GINT_TO_POINTER(info ? info->connect_fd : -1));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        g_hash_table_remove(control->connections, connection);
+    }
+    g_mutex_unlock(&control->connections_lock);
 }
 
 /* MHD's own complaints (malformed requests, limits hit) go to our log. */
@@ -803,6 +826,8 @@ void sc_control_stop(sc_control *control)
     if (control->daemon) MHD_stop_daemon(control->daemon);
     g_queue_clear_full(&control->orders, unref_order);
     g_mutex_clear(&control->orders_lock);
+    g_hash_table_destroy(control->connections);
+    g_mutex_clear(&control->connections_lock);
     uint64_t refused = atomic_load(&control->refused_connections);
     if (refused) sc_log(SC_LOG_INFO, NULL, "control API: %" G_GUINT64_FORMAT " connections refused over the cap", (guint64)refused);
     if (control->listen_fd >= 0) close(control->listen_fd);
@@ -839,6 +864,8 @@ sc_control *sc_control_start(sc_pipeline *pipeline, const char *config_path, GPt
     control->max_connections = (int)host_option(pipeline, "control_max_connections")->as_int;
     control->started_us = g_get_monotonic_time();
     g_mutex_init(&control->orders_lock);
+    g_mutex_init(&control->connections_lock);
+    control->connections = g_hash_table_new(NULL, NULL);
     control->allowed_hosts = g_ptr_array_new_with_free_func(g_free);
     add_allowed(control->allowed_hosts, "localhost");
     add_allowed(control->allowed_hosts, "127.0.0.1");

@@ -238,8 +238,8 @@ for _ in range(4):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never finished
     idle.append(s)
-# The server counts a connection once its thread runs; on a loaded
-# machine that can lag a little behind the client's connect.
+# The server accepts in order, so the fifth is judged after the four are
+# listed; the retries only give a loaded machine time to accept at all.
 refused = False
 for attempt in range(5):
     time.sleep(0.3)
