@@ -9,8 +9,13 @@
 /* POSIX threads rather than GMutex: GLib's futex mutex is invisible to
  * ThreadSanitizer, and the buffer's concurrency is tested under it. */
 
+/* A reader lets go of a batch only when it comes back for the next one:
+ * until then it may still place a hold inside the batch (a window that
+ * starts at a keyframe it just handed to its module), so a file input's
+ * writer must not evict the batch under it. */
 struct sc_buffer_reader {
     uint64_t cursor;   /* seq of the next packet to hand out */
+    uint64_t released; /* seqs before this one are done with */
     uint64_t hold;     /* keep from this seq on; UINT64_MAX = nothing */
 };
 
@@ -185,7 +190,7 @@ static uint64_t slowest_reader(const sc_buffer *buffer)
     uint64_t slowest = UINT64_MAX;
     for (guint i = 0; i < buffer->readers->len; i++) {
         const sc_buffer_reader *reader = g_ptr_array_index(buffer->readers, i);
-        if (reader->cursor < slowest) slowest = reader->cursor;
+        if (reader->released < slowest) slowest = reader->released;
     }
     return slowest;
 }
@@ -473,7 +478,7 @@ sc_buffer_reader *sc_buffer_reader_new(sc_buffer *buffer)
     sc_buffer_reader *reader = g_new0(sc_buffer_reader, 1);
     reader->hold = UINT64_MAX;
     pthread_mutex_lock(&buffer->lock);
-    reader->cursor = buffer->head_seq;
+    reader->cursor = reader->released = buffer->head_seq;
     g_ptr_array_add(buffer->readers, reader);
     pthread_mutex_unlock(&buffer->lock);
     return reader;
@@ -499,6 +504,10 @@ size_t sc_buffer_read_until(sc_buffer *buffer, sc_buffer_reader *reader, const s
 {
     *at_end = false;
     pthread_mutex_lock(&buffer->lock);
+    if (reader->released != reader->cursor) {
+        reader->released = reader->cursor;
+        pthread_cond_broadcast(&buffer->readers_advanced);
+    }
     if (reader->cursor >= buffer->next_seq && !buffer->ended && timeout_ns > 0) {
         int64_t deadline_ns = monotonic_ns() + timeout_ns;
         struct timespec deadline = {(time_t)(deadline_ns / SC_NSEC_PER_SEC), (long)(deadline_ns % SC_NSEC_PER_SEC)};
@@ -516,7 +525,6 @@ size_t sc_buffer_read_until(sc_buffer *buffer, sc_buffer_reader *reader, const s
         reader->cursor++;
         if (packet) out[taken++] = sc_packet_ref(packet);
     }
-    pthread_cond_broadcast(&buffer->readers_advanced);
     *at_end = buffer->ended && reader->cursor >= buffer->next_seq;
     pthread_mutex_unlock(&buffer->lock);
     return taken;

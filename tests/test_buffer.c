@@ -268,6 +268,51 @@ START_TEST(file_input_waits_for_readers_instead_of_dropping)
 }
 END_TEST
 
+/* A reader hands a batch to its module, and the module asks for a window
+ * starting at the batch's first keyframe: the writer must not have
+ * evicted that batch in between, or the window loses its start. */
+START_TEST(a_batch_stays_until_its_reader_comes_back)
+{
+    sc_buffer *buffer = new_buffer(30, 0, 0);
+    sc_buffer_set_live(buffer, false);
+    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
+    writer_job job = {buffer, 200};
+    GThread *writer = g_thread_new("writer", write_packets, &job);
+    /* The writer fills the buffer, then waits for the reader. */
+    sc_buffer_stats stats;
+    do {
+        g_usleep(1000);
+        sc_buffer_get_stats(buffer, &stats);
+    } while (stats.current_frames < 30);
+    const sc_packet *batch[20];
+    bool at_end = false;
+    size_t count = sc_buffer_read(buffer, reader, batch, 20, SC_NSEC_PER_SEC, &at_end);
+    ck_assert_uint_eq(count, 20);
+    ck_assert_uint_eq(batch[0]->seq, 0);
+    for (size_t i = 0; i < count; i++) sc_packet_unref(batch[i]);
+    /* The module takes its time; the writer has room to run meanwhile. */
+    g_usleep(100 * 1000);
+    sc_keyframe_entry keyframe;
+    ck_assert(sc_buffer_keyframe_at_or_before(buffer, 0, &keyframe));
+    ck_assert_uint_eq(keyframe.seq, 0);
+    sc_buffer_reader_hold(buffer, reader, 0);
+    uint64_t expected = 20;
+    while (!at_end) {
+        count = sc_buffer_read(buffer, reader, batch, 20, 10 * SC_NSEC_PER_MSEC, &at_end);
+        for (size_t i = 0; i < count; i++) {
+            ck_assert_uint_eq(batch[i]->seq, expected++);
+            sc_packet_unref(batch[i]);
+        }
+        if (expected >= 50) sc_buffer_reader_hold(buffer, reader, UINT64_MAX);
+    }
+    g_thread_join(writer);
+    ck_assert_uint_eq(expected, 200);
+    assert_accounting(buffer);
+    sc_buffer_reader_free(buffer, reader);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
 START_TEST(randomized_operations_keep_accounting)
 {
     GRand *random = g_rand_new_with_seed(1234);
@@ -707,6 +752,7 @@ int main(void)
     tcase_add_test(readers, keyframe_lookup_and_ranges);
     tcase_add_test(readers, live_reader_that_falls_behind_counts_what_it_missed);
     tcase_add_test(readers, file_input_waits_for_readers_instead_of_dropping);
+    tcase_add_test(readers, a_batch_stays_until_its_reader_comes_back);
     suite_add_tcase(suite, readers);
     TCase *clock = tcase_create("clock");
     tcase_add_test(clock, clock_starts_at_zero_and_keeps_streams_relative);
