@@ -227,6 +227,19 @@ int64_t sc_reference_clock_to_media(sc_reference_clock *clock, int64_t utc_ns)
     return media;
 }
 
+bool sc_reference_clock_reaches(sc_reference_clock *clock, int64_t utc_ns)
+{
+    g_mutex_lock(&clock->lock);
+    bool reaches = false;
+    if (clock->have_fit && clock->newest_media != SC_TIME_NONE) {
+        double newest = clock->correct_drift ? clock->intercept + clock->slope * (double)clock->newest_media
+                                             : clock->uncorrected_offset + (double)clock->newest_media;
+        reaches = newest >= (double)utc_ns;
+    }
+    g_mutex_unlock(&clock->lock);
+    return reaches;
+}
+
 void sc_reference_clock_get_stats(sc_reference_clock *clock, sc_reference_stats *stats)
 {
     g_mutex_lock(&clock->lock);

@@ -46,6 +46,10 @@ void sc_reference_clock_restart(sc_reference_clock *clock);
 int64_t sc_reference_clock_to_utc(sc_reference_clock *clock, int64_t media_ns);
 /** UTC ns to media time (SC_TIME_NONE before the first sample). */
 int64_t sc_reference_clock_to_media(sc_reference_clock *clock, int64_t utc_ns);
+/** Whether the stream has already shown media at or past this instant:
+ * only then does mapping it interpolate the fit rather than extrapolate
+ * it (a young fit's slope is noisy; carried far ahead it misplaces cuts). */
+bool sc_reference_clock_reaches(sc_reference_clock *clock, int64_t utc_ns);
 void sc_reference_clock_get_stats(sc_reference_clock *clock, sc_reference_stats *stats);
 int sc_reference_mode_from_name(const char *name);
 

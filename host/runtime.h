@@ -255,7 +255,7 @@ void sc_sync_group_deliver(sc_sync_group *group, int member, uint64_t index, con
 /** Dispatch sets whose members are overdue (all of them when `all`). */
 void sc_sync_group_expire(sc_sync_group *group, bool all);
 /** Shadow thread: turn queued requests into pending segments. */
-void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow);
+void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_ended);
 void sc_sync_group_free(sc_sync_group *group);
 const sc_segment_set *sc_segment_set_ref(const sc_segment_set *set);
 void sc_segment_set_unref(const sc_segment_set *set);

@@ -484,7 +484,7 @@ static gpointer strategy_thread(gpointer data)
             strategy->processed_end = packet->seq + 1;
             track_packet(strategy, packet);
             if (shadow) {
-                sc_strategy_runtime_take_requests(strategy);
+                sc_strategy_runtime_take_requests(strategy, false);
             } else {
                 const sc_packet *seen = driver ? on_reference_clock(strategy, packet) : packet;
                 if (driver && seen) atomic_store(&strategy->group->driver_utc, seen->dts);
@@ -498,13 +498,13 @@ static gpointer strategy_thread(gpointer data)
             complete_ready(strategy, false);
         }
         if (shadow) {
-            sc_strategy_runtime_take_requests(strategy);
+            sc_strategy_runtime_take_requests(strategy, at_end);
             complete_ready(strategy, false);
             sc_sync_group_expire(strategy->group, false);
         }
     }
     if (shadow) {
-        sc_strategy_runtime_take_requests(strategy);
+        sc_strategy_runtime_take_requests(strategy, true);
         complete_ready(strategy, true);
         return NULL;
     }

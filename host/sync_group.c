@@ -15,6 +15,8 @@
 #include "pipeline.h"
 #include "runtime.h"
 
+/* A window on the reference clock (UTC), mapped onto the member's own
+ * timeline only once the member's stream has reached its end. */
 typedef struct sync_request {
     uint64_t index;
     sc_segment_request request;
@@ -124,20 +126,11 @@ int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *reque
     g_mutex_unlock(&group->lock);
     for (guint i = 0; i < group->members->len; i++) {
         sc_source_runtime *member = g_ptr_array_index(group->members, i);
-        int64_t start = sc_reference_clock_to_media(member->reference, request->start);
-        int64_t end = sc_reference_clock_to_media(member->reference, request->end);
-        if (start == SC_TIME_NONE || end == SC_TIME_NONE || end <= start) {
-            /* No clock for this member yet: it has nothing for this window. */
-            sc_sync_group_deliver(group, (int)i, open->index, NULL);
-            continue;
-        }
         sc_strategy_runtime *shadow = g_ptr_array_index(group->shadows, i);
         sync_request *queued = g_new0(sync_request, 1);
         queued->index = open->index;
         queued->request = *request;
         queued->request.struct_size = sizeof queued->request;
-        queued->request.start = start;
-        queued->request.end = end;
         queued->request.label = NULL;
         queued->request.extra_json = NULL;
         g_mutex_lock(&shadow->requests_lock);
@@ -146,6 +139,14 @@ int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *reque
         sc_buffer_wake_readers(member->buffer);
     }
     return (int64_t)open->index;
+}
+
+static bool set_is_open(sc_sync_group *group, uint64_t index)
+{
+    g_mutex_lock(&group->lock);
+    bool open = g_hash_table_contains(group->open_sets, &index);
+    g_mutex_unlock(&group->lock);
+    return open;
 }
 
 void sc_sync_group_deliver(sc_sync_group *group, int member, uint64_t index, const sc_segment *segment)
@@ -188,14 +189,36 @@ void sc_sync_group_expire(sc_sync_group *group, bool all)
     release_ready(group);
 }
 
-void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow)
+void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_ended)
 {
+    sc_sync_group *group = shadow->group;
+    sc_reference_clock *clock = shadow->source->reference;
     for (;;) {
         g_mutex_lock(&shadow->requests_lock);
-        sync_request *queued = g_queue_pop_head(&shadow->requests);
+        sync_request *queued = g_queue_peek_head(&shadow->requests);
+        /* Windows come in order: one the stream has not reached yet holds
+         * the rest. A stalled member's set goes out partial meanwhile. */
+        bool ready = queued && (input_ended || sc_reference_clock_reaches(clock, queued->request.end) ||
+                                !set_is_open(group, queued->index));
+        if (ready) g_queue_pop_head(&shadow->requests);
         g_mutex_unlock(&shadow->requests_lock);
-        if (!queued) return;
-        sc_strategy_runtime_emit_indexed(shadow, &queued->request, queued->index);
+        if (!ready) return;
+        if (!set_is_open(group, queued->index)) {
+            /* Gone out partial without this member: late, nothing to cut. */
+            atomic_fetch_add(&group->late_members, 1);
+            g_free(queued);
+            continue;
+        }
+        int64_t start = sc_reference_clock_to_media(clock, queued->request.start);
+        int64_t end = sc_reference_clock_to_media(clock, queued->request.end);
+        if (start == SC_TIME_NONE || end == SC_TIME_NONE || end <= start) {
+            /* No clock for this member: it has nothing for this window. */
+            sc_sync_group_deliver(group, shadow->member, queued->index, NULL);
+        } else {
+            queued->request.start = start;
+            queued->request.end = end;
+            sc_strategy_runtime_emit_indexed(shadow, &queued->request, queued->index);
+        }
         g_free(queued);
     }
 }

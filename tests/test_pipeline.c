@@ -249,8 +249,7 @@ START_TEST(sync_groups_cut_every_source_at_the_same_instants)
         ck_assert_ptr_nonnull(strstr(record, "\"sync\":\"both\""));
         ck_assert_double_eq_tol(test_number_field(record, "index"), i, 1e-9);
         const char *a = strstr(record, "\"a\":{"), *b = strstr(record, "\"b\":");
-        ck_assert_ptr_nonnull(a);
-        ck_assert_ptr_nonnull(b);
+        ck_assert_msg(a && b, "%s", record);
         if (strncmp(b, "\"b\":null", 8) == 0) {
             ck_assert(test_has_flag(record, "partial"));
             partial++;
