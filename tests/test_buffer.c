@@ -228,6 +228,7 @@ END_TEST
 typedef struct writer_job {
     sc_buffer *buffer;
     int packets;
+    sc_buffer_reader *reader;
 } writer_job;
 
 static gpointer write_packets(gpointer data)
@@ -238,13 +239,22 @@ static gpointer write_packets(gpointer data)
     return NULL;
 }
 
+/* A file input's buffer of `max_items`, its reader, and a writer thread
+ * pushing job->packets video packets into it. */
+static GThread *start_file_input(writer_job *job, int64_t max_items)
+{
+    job->buffer = new_buffer(max_items, 0, 0);
+    sc_buffer_set_live(job->buffer, false);
+    job->reader = sc_buffer_reader_new(job->buffer);
+    return g_thread_new("writer", write_packets, job);
+}
+
 START_TEST(file_input_waits_for_readers_instead_of_dropping)
 {
-    sc_buffer *buffer = new_buffer(30, 0, 0);
-    sc_buffer_set_live(buffer, false);
-    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
-    writer_job job = {buffer, 5000};
-    GThread *writer = g_thread_new("writer", write_packets, &job);
+    writer_job job = {.packets = 5000};
+    GThread *writer = start_file_input(&job, 30);
+    sc_buffer *buffer = job.buffer;
+    sc_buffer_reader *reader = job.reader;
     const sc_packet *batch[7];
     bool at_end = false;
     uint64_t expected = 0;
@@ -273,11 +283,10 @@ END_TEST
  * evicted that batch in between, or the window loses its start. */
 START_TEST(a_batch_stays_until_its_reader_comes_back)
 {
-    sc_buffer *buffer = new_buffer(30, 0, 0);
-    sc_buffer_set_live(buffer, false);
-    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
-    writer_job job = {buffer, 200};
-    GThread *writer = g_thread_new("writer", write_packets, &job);
+    writer_job job = {.packets = 200};
+    GThread *writer = start_file_input(&job, 30);
+    sc_buffer *buffer = job.buffer;
+    sc_buffer_reader *reader = job.reader;
     /* The writer fills the buffer, then waits for the reader. */
     sc_buffer_stats stats;
     do {
