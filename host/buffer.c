@@ -269,15 +269,17 @@ static void evict_unit(sc_buffer *buffer, uint64_t unit_end, uint64_t *reason)
 
 /* Thin the oldest GOP not thinned yet (never the newest, still being
  * written) down to its keyframe and data packets. Returns whether a GOP
- * was found; a non-live buffer only thins what every cursor reader saw. */
+ * was found; a non-live buffer only thins what every cursor reader saw,
+ * and no buffer thins what a reader holds. */
 static bool thin_oldest_gop(sc_buffer *buffer)
 {
     uint64_t readable_end = buffer->live ? UINT64_MAX : slowest_reader(buffer);
+    uint64_t held_from = oldest_hold(buffer);
     for (guint i = 0; i + 1 < keyframes_held(buffer); i++) {
         sc_keyframe_entry *keyframe = keyframe_at(buffer, i);
         uint64_t gop_end = keyframe_at(buffer, i + 1)->seq;
         if (keyframe->thinned) continue;
-        if (gop_end > readable_end) return false;
+        if (gop_end > readable_end || gop_end > held_from) return false;
         keyframe->thinned = true;
         for (uint64_t seq = keyframe->seq + 1; seq < gop_end; seq++) {
             const sc_packet **slot = slot_ref(buffer, (size_t)(seq - buffer->head_seq));

@@ -439,6 +439,32 @@ START_TEST(keyframe_priority_thins_oldest_gops_first)
 }
 END_TEST
 
+/* Thinning makes room from GOPs nobody needs; a GOP a reader holds (a
+ * window that starts there) stays whole, like an evicted one would. */
+START_TEST(keyframe_priority_never_thins_what_a_reader_holds)
+{
+    sc_buffer *buffer = new_priority_buffer(70, 0);
+    sc_buffer_set_live(buffer, true);
+    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
+    sc_buffer_reader_hold(buffer, reader, 20); /* GOP 1 on */
+    push_av(buffer, 0, 50);
+    sc_buffer_stats stats;
+    sc_buffer_get_stats(buffer, &stats);
+    /* GOP 0 thinned, then evicted; GOPs 1-4 (80 packets) whole: the hold
+     * may stretch the buffer up to twice its limit. */
+    ck_assert_uint_eq(stats.thinned, 19);
+    ck_assert_uint_eq(stats.current_frames, 80);
+    GPtrArray *packets = held_packets(buffer);
+    ck_assert_int_eq(packets->len, 80);
+    ck_assert_uint_eq(((const sc_packet *)packets->pdata[0])->seq, 20);
+    ck_assert_uint_eq(((const sc_packet *)packets->pdata[79])->seq, 99);
+    release_all(packets);
+    assert_accounting(buffer);
+    sc_buffer_reader_free(buffer, reader);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
 START_TEST(thinned_keyframes_still_expire_by_retention)
 {
     sc_buffer *buffer = new_priority_buffer(30, 2 * SC_NSEC_PER_SEC);
@@ -749,6 +775,7 @@ int main(void)
     tcase_add_test(limits, retention_keeps_at_least_the_window);
     tcase_add_test(limits, randomized_operations_keep_accounting);
     tcase_add_test(limits, keyframe_priority_thins_oldest_gops_first);
+    tcase_add_test(limits, keyframe_priority_never_thins_what_a_reader_holds);
     tcase_add_test(limits, thinned_keyframes_still_expire_by_retention);
     tcase_add_test(limits, garbage_collection_empties_a_stalled_stream);
     tcase_add_test(limits, host_cap_takes_from_the_source_most_over_its_share);
