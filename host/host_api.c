@@ -278,6 +278,15 @@ static int api_strategy_hold(sc_ctx *ctx, int64_t from)
     if (!ctx || !ctx->strategy || !ctx->strategy->reader) return SC_ERR_INVALID;
     sc_buffer *buffer = ctx->strategy->source->buffer;
     uint64_t seq = UINT64_MAX;
+    if (ctx->strategy->group) {
+        /* A sync group's driver sees the reference clock: its members keep
+         * this instant too, each on its own timeline. */
+        atomic_store(&ctx->strategy->group->driver_hold_utc, from);
+        if (from != SC_TIME_NONE) {
+            int64_t media = sc_reference_clock_to_media(ctx->strategy->source->reference, from);
+            from = media != SC_TIME_NONE ? media : 0;
+        }
+    }
     if (from != SC_TIME_NONE) {
         sc_keyframe_entry keyframe;
         seq = sc_buffer_keyframe_at_or_before(buffer, from, &keyframe) ? keyframe.seq : 0;

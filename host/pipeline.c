@@ -613,6 +613,7 @@ static void build_group(sc_pipeline *pipeline, sc_ctx *ctx, GPtrArray *errors)
     group->record_sinks = g_ptr_array_new();
     group->timeout_ns = find_value(ctx->host_options, "sync.timeout")->as_int;
     atomic_init(&group->driver_utc, SC_TIME_NONE);
+    atomic_init(&group->driver_hold_utc, SC_TIME_NONE);
     g_mutex_init(&group->lock);
     group->open_sets = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
     group->ready_sets = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);

@@ -204,6 +204,7 @@ struct sc_sync_group {
     atomic_uint_least64_t late_members;
     atomic_int driver_done;       /* the driver asks for no more windows */
     atomic_int_least64_t driver_utc; /* the driver's latest packet on the reference clock */
+    atomic_int_least64_t driver_hold_utc; /* the driver module's strategy_hold, UTC (or none) */
 };
 
 struct sc_pipeline {

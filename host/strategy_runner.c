@@ -19,6 +19,10 @@
 /* How far before the latest reference keyframe the buffer keeps packets
  * for requests that start there (other streams interleave ahead of it). */
 #define RECENT_HOLD_NS (500 * SC_NSEC_PER_MSEC)
+/* How far past the driver's position a sync group's member may read: its
+ * windows complete once its streams pass their end, and its buffer must
+ * keep what lies between the driver's next window start and this. */
+#define MEMBER_LOOKAHEAD_NS SC_NSEC_PER_SEC
 /* Rounding slack when judging whether the input reached a segment's end. */
 #define END_TOLERANCE_NS SC_NSEC_PER_MSEC
 #define READ_BATCH 64
@@ -418,17 +422,43 @@ static const sc_packet *on_reference_clock(sc_strategy_runtime *strategy, const 
     return copy;
 }
 
+/* A dts limit no packet is under: read nothing yet. */
+#define READ_NOTHING (INT64_MIN + 1)
+
 /* How far (dts on its own timeline) a member may read: the driver's
- * position on the reference clock, plus the look-ahead the host needs to
- * complete a window (stragglers, interleaving). */
+ * position on the reference clock, plus a look-ahead for the stragglers
+ * that complete a window (interleaving). Nothing before the driver
+ * has a position, or the member a clock to map it with. */
 static int64_t shadow_limit(sc_strategy_runtime *shadow)
 {
     sc_sync_group *group = shadow->group;
     if (atomic_load(&group->driver_done)) return SC_TIME_NONE;
     int64_t driver_utc = atomic_load(&group->driver_utc);
-    if (driver_utc == SC_TIME_NONE) return SC_TIME_NONE;
+    if (driver_utc == SC_TIME_NONE) return READ_NOTHING;
     int64_t media = sc_reference_clock_to_media(shadow->source->reference, driver_utc);
-    return media == SC_TIME_NONE ? SC_TIME_NONE : media + 2 * INTERLEAVE_WAIT_NS;
+    return media == SC_TIME_NONE ? READ_NOTHING : media + MEMBER_LOOKAHEAD_NS;
+}
+
+/* The look-ahead lets a member read past where the driver's next window
+ * will start; the member's buffer keeps from there (or from the driver
+ * module's own hold), so a request that comes later finds its packets. */
+static void shadow_hold(sc_strategy_runtime *shadow)
+{
+    sc_sync_group *group = shadow->group;
+    int64_t from = atomic_load(&group->driver_utc);
+    int64_t module_from = atomic_load(&group->driver_hold_utc);
+    if (from == SC_TIME_NONE || atomic_load(&group->driver_done)) return;
+    if (module_from != SC_TIME_NONE && module_from < from) from = module_from;
+    int64_t media = sc_reference_clock_to_media(shadow->source->reference, from);
+    if (media == SC_TIME_NONE) return;
+    sc_buffer *buffer = shadow->source->buffer;
+    sc_keyframe_entry keyframe;
+    uint64_t seq = 0;
+    if (sc_buffer_keyframe_at_or_before(buffer, media, &keyframe))
+        seq = sc_buffer_seq_back(buffer, keyframe.seq, keyframe.dts - INTERLEAVE_LOOKBACK_NS);
+    if (seq == shadow->module_hold) return;
+    shadow->module_hold = seq;
+    sc_strategy_runtime_apply_hold(shadow);
 }
 
 /* A source's replay runtime: follows the buffer and cuts clip orders. */
@@ -472,7 +502,11 @@ static gpointer strategy_thread(gpointer data)
         /* Members keep pace with the driver: a file read as fast as it
          * goes must not run past the windows the driver has yet to ask
          * for, or its buffer would drop them first. */
-        int64_t limit = shadow ? shadow_limit(strategy) : SC_TIME_NONE;
+        int64_t limit = SC_TIME_NONE;
+        if (shadow) {
+            shadow_hold(strategy);
+            limit = shadow_limit(strategy);
+        }
         size_t count = sc_buffer_read_until(strategy->source->buffer, strategy->reader, batch, READ_BATCH,
                                             READ_TIMEOUT_NS, limit, &at_end);
         if (count == 0 && shadow) g_usleep(1000);

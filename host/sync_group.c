@@ -16,7 +16,11 @@
 #include "runtime.h"
 
 /* A window on the reference clock (UTC), mapped onto the member's own
- * timeline only once the member's stream has reached its end. */
+ * timeline once the member's stream has reached its start: the start is
+ * then interpolated on the member's fit and the end carried at most one
+ * window ahead, however far the member runs behind the driver. The member
+ * still gathers the window as it passes, so it may be longer than the
+ * member's buffer. */
 typedef struct sync_request {
     uint64_t index;
     sc_segment_request request;
@@ -198,7 +202,7 @@ void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_e
         sync_request *queued = g_queue_peek_head(&shadow->requests);
         /* Windows come in order: one the stream has not reached yet holds
          * the rest. A stalled member's set goes out partial meanwhile. */
-        bool ready = queued && (input_ended || sc_reference_clock_reaches(clock, queued->request.end) ||
+        bool ready = queued && (input_ended || sc_reference_clock_reaches(clock, queued->request.start) ||
                                 !set_is_open(group, queued->index));
         if (ready) g_queue_pop_head(&shadow->requests);
         g_mutex_unlock(&shadow->requests_lock);
