@@ -284,7 +284,7 @@ static int api_strategy_hold(sc_ctx *ctx, int64_t from)
         atomic_store(&ctx->strategy->group->driver_hold_utc, from);
         if (from != SC_TIME_NONE) {
             int64_t media = sc_reference_clock_to_media(ctx->strategy->source->reference, from);
-            from = media != SC_TIME_NONE ? media : 0;
+            from = media != SC_TIME_NONE ? media + SC_KEYFRAME_SNAP_NS : 0;
         }
     }
     if (from != SC_TIME_NONE) {

@@ -21,6 +21,12 @@ typedef struct sc_pipeline sc_pipeline;
 typedef struct sc_source_runtime sc_source_runtime;
 typedef struct sc_strategy_runtime sc_strategy_runtime;
 typedef struct sc_sink_runtime sc_sink_runtime;
+/* Two clocks map one instant to within a few milliseconds of each other
+ * (and a double holds UTC in ns only to 256 ns): a member's keyframe this
+ * close to its mapped start is the cut the driver saw (a scene cut, a
+ * keyframe-aligned window), not a GOP earlier or later. */
+#define SC_KEYFRAME_SNAP_NS (5 * SC_NSEC_PER_MSEC)
+
 typedef struct sc_sync_group sc_sync_group;
 typedef struct sc_clip_order sc_clip_order;
 typedef struct sc_observer_runtime sc_observer_runtime;

@@ -193,6 +193,7 @@ void sc_sync_group_expire(sc_sync_group *group, bool all)
     release_ready(group);
 }
 
+
 void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_ended)
 {
     sc_sync_group *group = shadow->group;
@@ -202,7 +203,8 @@ void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_e
         sync_request *queued = g_queue_peek_head(&shadow->requests);
         /* Windows come in order: one the stream has not reached yet holds
          * the rest. A stalled member's set goes out partial meanwhile. */
-        bool ready = queued && (input_ended || sc_reference_clock_reaches(clock, queued->request.start) ||
+        bool ready = queued && (input_ended ||
+                                sc_reference_clock_reaches(clock, queued->request.start + SC_KEYFRAME_SNAP_NS) ||
                                 !set_is_open(group, queued->index));
         if (ready) g_queue_pop_head(&shadow->requests);
         g_mutex_unlock(&shadow->requests_lock);
@@ -219,6 +221,14 @@ void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_e
             /* No clock for this member: it has nothing for this window. */
             sc_sync_group_deliver(group, shadow->member, queued->index, NULL);
         } else {
+            sc_keyframe_entry keyframe;
+            sc_buffer *buffer = shadow->source->buffer;
+            if (sc_buffer_keyframe_at_or_after(buffer, start, &keyframe) && keyframe.pts - start <= SC_KEYFRAME_SNAP_NS &&
+                keyframe.pts < end)
+                start = keyframe.pts;
+            else if (sc_buffer_keyframe_at_or_before(buffer, start, &keyframe) &&
+                     start - keyframe.pts <= SC_KEYFRAME_SNAP_NS)
+                start = keyframe.pts;
             queued->request.start = start;
             queued->request.end = end;
             sc_strategy_runtime_emit_indexed(shadow, &queued->request, queued->index);

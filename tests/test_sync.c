@@ -91,12 +91,34 @@ START_TEST(streams_run_through_the_33_bit_wrap)
 }
 END_TEST
 
+/* A module that asks for a window only once it has passed (scene, at the
+ * next cut) keeps its start with strategy_hold, on the reference clock;
+ * each member keeps it on its own timeline, and starts at its own copy of
+ * the cut's keyframe. */
+START_TEST(scene_cuts_hold_and_align_every_member)
+{
+    test_run_result result = test_run_pipeline_from(
+        "[source a]\nmodule = testsrc\nduration = 15s\nscene_every = 5s\nsize = 320x180\nbuffer.max_items = 300\n"
+        "[source b]\nmodule = testsrc\nduration = 15s\nscene_every = 5s\nsize = 320x180\nbuffer.max_items = 300\n"
+        "[sync both]\nmodule = scene\nsources = a, b\n", "both", 0);
+    ck_assert_int_eq(result.status, 0);
+    ck_assert_uint_eq(result.records->len, 3);
+    for (guint i = 0; i < result.records->len; i++) {
+        const char *record = result.records->pdata[i];
+        test_assert_members_alike(record);
+        ck_assert_double_eq_tol(test_number_field(strstr(record, "\"a\":{"), "start"), 5.0 * i, 0.005);
+    }
+    g_ptr_array_free(result.records, TRUE);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("sync");
     TCase *tcase = tcase_create("sync");
     tcase_add_test(tcase, drifting_sources_stay_within_a_frame_for_an_hour);
     tcase_add_test(tcase, streams_run_through_the_33_bit_wrap);
+    tcase_add_test(tcase, scene_cuts_hold_and_align_every_member);
     tcase_set_timeout(tcase, 300);
     suite_add_tcase(suite, tcase);
     SRunner *runner = srunner_create(suite);

@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <check.h>
+#include <math.h>
 #include <string.h>
 
 #include "pipeline.h"
@@ -135,4 +136,14 @@ char *test_module_path(const char *name)
         path = absolute;
     }
     return path;
+}
+
+const char *test_assert_members_alike(const char *record)
+{
+    const char *a = strstr(record, "\"a\":{"), *b = strstr(record, "\"b\":{");
+    ck_assert_msg(a && b && !strstr(record, "truncated") && !strstr(record, "thinned"), "%s", record);
+    ck_assert_msg(fabs(test_number_field(a, "keyframe_start") - test_number_field(b, "keyframe_start")) < 0.05 &&
+                      fabs(test_number_field(a, "packets") - test_number_field(b, "packets")) <= 2,
+                  "%s", record);
+    return b;
 }

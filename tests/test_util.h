@@ -40,5 +40,9 @@ test_run_result test_run_pipeline(const char *body, int stop_after_ms);
 double test_number_field(const char *record, const char *key);
 /** Whether the record's "flags" array holds `flag`. */
 bool test_has_flag(const char *record, const char *flag);
+/** A sync set's members "a" and "b" are both there, whole (neither
+ * truncated nor thinned), start at the same keyframe and hold about as
+ * many packets; returns b's member object. */
+const char *test_assert_members_alike(const char *record);
 
 #endif
