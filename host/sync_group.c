@@ -193,7 +193,6 @@ void sc_sync_group_expire(sc_sync_group *group, bool all)
     release_ready(group);
 }
 
-
 void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_ended)
 {
     sc_sync_group *group = shadow->group;
@@ -223,8 +222,8 @@ void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_e
         } else {
             sc_keyframe_entry keyframe;
             sc_buffer *buffer = shadow->source->buffer;
-            if (sc_buffer_keyframe_at_or_after(buffer, start, &keyframe) && keyframe.pts - start <= SC_KEYFRAME_SNAP_NS &&
-                keyframe.pts < end)
+            if (sc_buffer_keyframe_at_or_after(buffer, start, &keyframe) &&
+                keyframe.pts - start <= SC_KEYFRAME_SNAP_NS && keyframe.pts < end)
                 start = keyframe.pts;
             else if (sc_buffer_keyframe_at_or_before(buffer, start, &keyframe) &&
                      start - keyframe.pts <= SC_KEYFRAME_SNAP_NS)
