@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../modules/event/event_reader.c"
+#include "../modules/common/text_buffer.c"
 #include "../modules/event/event_text.c"
 #include "../modules/event/timed_data.c"
 

@@ -35,7 +35,8 @@ void text_buffer_append(text_buffer *buf, const void *bytes, size_t count)
 {
     if (text_buffer_reserve(buf, count) != 0)
         return;
-    memcpy(buf->data + buf->length, bytes, count);
+    if (count > 0)
+        memcpy(buf->data + buf->length, bytes, count);
     buf->length += count;
     buf->data[buf->length] = '\0';
 }
@@ -43,6 +44,11 @@ void text_buffer_append(text_buffer *buf, const void *bytes, size_t count)
 void text_buffer_append_text(text_buffer *buf, const char *text)
 {
     text_buffer_append(buf, text, strlen(text));
+}
+
+void text_buffer_append_char(text_buffer *buf, char c)
+{
+    text_buffer_append(buf, &c, 1);
 }
 
 void text_buffer_append_format(text_buffer *buf, const char *fmt, ...)
@@ -74,9 +80,8 @@ void text_buffer_append_format(text_buffer *buf, const char *fmt, ...)
 
 /* ---- JSON strings ---- */
 
-/* Appends `bytes` as a quoted JSON string; any input gives valid JSON
- * (the SDK's escaping: invalid UTF-8 becomes U+FFFD). */
-static void append_json_string_bytes(text_buffer *buf, const char *bytes, size_t length)
+/* The SDK's escaping: invalid UTF-8 becomes U+FFFD. */
+void text_buffer_append_json_bytes(text_buffer *buf, const char *bytes, size_t length)
 {
     size_t escaped_length = sc_json_escape(NULL, 0, bytes, length);
     text_buffer_append(buf, "\"", 1);
@@ -92,7 +97,7 @@ void text_buffer_append_json_string(text_buffer *buf, const char *text)
     if (text == NULL)
         text_buffer_append_text(buf, "null");
     else
-        append_json_string_bytes(buf, text, strlen(text));
+        text_buffer_append_json_bytes(buf, text, strlen(text));
 }
 
 /* ISO 8601 UTC with milliseconds ("2026-11-25T19:42:38.123Z"), or null. */
@@ -123,6 +128,18 @@ void text_buffer_append_seconds(text_buffer *buf, int64_t ns)
     uint64_t microseconds = magnitude / 1000 + (magnitude % 1000 >= 500);
     text_buffer_append_format(buf, "%s%" PRIu64 ".%06" PRIu64, ns < 0 ? "-" : "",
                   microseconds / 1000000, microseconds % 1000000);
+}
+
+char *text_buffer_take(text_buffer *buf)
+{
+    if (buf->failed) {
+        text_buffer_free(buf);
+        return NULL;
+    }
+    text_buffer_append(buf, "", 0);
+    char *data = buf->data;
+    *buf = (text_buffer){ 0 };
+    return data;
 }
 
 void text_buffer_free(text_buffer *buf)

@@ -184,10 +184,10 @@ static char *checked_payload(const char *payload_json)
 {
     if (!payload_json) return NULL;
     size_t length = strlen(payload_json);
-    text_builder out = {0};
-    if (json_is_valid(payload_json, length)) text_append(&out, payload_json, length);
-    else text_append_json_string(&out, payload_json, length);
-    return text_take(&out);
+    text_buffer out = {0};
+    if (json_is_valid(payload_json, length)) text_buffer_append(&out, payload_json, length);
+    else text_buffer_append_json_bytes(&out, payload_json, length);
+    return text_buffer_take(&out);
 }
 
 static shared_event *event_new(const char *name, const char *payload_json, int64_t time, int64_t pre_roll,
@@ -239,42 +239,42 @@ static void avoid_requested(const clip_series *series, int64_t *start, int64_t *
 static char *build_extra_json(const event_strategy *self, const clip_series *series, const shared_event *lead,
                               int64_t start, int64_t end, int64_t last_time, uint32_t count)
 {
-    text_builder text = {0};
-    text_append_string(&text, "{\"event\":");
-    text_append_json_string(&text, lead->name, strlen(lead->name));
-    text_append_string(&text, ",\"event_time\":");
-    text_append_seconds(&text, lead->time);
-    text_append_string(&text, ",\"payload\":");
-    text_append_string(&text, lead->payload_json ? lead->payload_json : "null");
-    text_append_string(&text, ",\"pre_roll\":");
-    text_append_seconds(&text, lead->time - start);
-    text_append_string(&text, ",\"post_roll\":");
-    text_append_seconds(&text, end - last_time);
+    text_buffer text = {0};
+    text_buffer_append_text(&text, "{\"event\":");
+    text_buffer_append_json_bytes(&text, lead->name, strlen(lead->name));
+    text_buffer_append_text(&text, ",\"event_time\":");
+    text_buffer_append_seconds(&text, lead->time);
+    text_buffer_append_text(&text, ",\"payload\":");
+    text_buffer_append_text(&text, lead->payload_json ? lead->payload_json : "null");
+    text_buffer_append_text(&text, ",\"pre_roll\":");
+    text_buffer_append_seconds(&text, lead->time - start);
+    text_buffer_append_text(&text, ",\"post_roll\":");
+    text_buffer_append_seconds(&text, end - last_time);
     char number[32];
     snprintf(number, sizeof number, "%u", count);
-    text_append_string(&text, ",\"merged_events\":");
-    text_append_string(&text, number);
+    text_buffer_append_text(&text, ",\"merged_events\":");
+    text_buffer_append_text(&text, number);
     if (count > 1) {
-        text_append_string(&text, ",\"last_event_time\":");
-        text_append_seconds(&text, last_time);
+        text_buffer_append_text(&text, ",\"last_event_time\":");
+        text_buffer_append_seconds(&text, last_time);
     }
     if (self->has_clip_lengths) {
-        text_append_string(&text, ",\"clip_length\":");
-        text_append_seconds(&text, series->length);
+        text_buffer_append_text(&text, ",\"clip_length\":");
+        text_buffer_append_seconds(&text, series->length);
     }
-    text_append_char(&text, '}');
-    return text_take(&text);
+    text_buffer_append_char(&text, '}');
+    return text_buffer_take(&text);
 }
 
 static void request_clip(event_strategy *self, clip_series *series, const shared_event *lead, int64_t start,
                          int64_t end, int64_t last_time, uint32_t count)
 {
     const sc_host_api *host = self->host;
-    text_builder label = {0};
-    text_append_string(&label, "event:");
-    text_append_string(&label, lead->name);
-    text_append_string(&label, series->label_suffix);
-    char *label_text = text_take(&label);
+    text_buffer label = {0};
+    text_buffer_append_text(&label, "event:");
+    text_buffer_append_text(&label, lead->name);
+    text_buffer_append_text(&label, series->label_suffix);
+    char *label_text = text_buffer_take(&label);
     char *extra_json = build_extra_json(self, series, lead, start, end, last_time, count);
     if (!label_text || !extra_json) {
         host->log(self->ctx, SC_LOG_ERROR, "out of memory: clip for event '%s' lost", lead->name);

@@ -14,125 +14,6 @@
 #define SECONDS_MAX INT64_C(1000000000)
 #define NS_PER_SECOND INT64_C(1000000000)
 
-/* ---- text_builder ---- */
-
-static int text_reserve(text_builder *text, size_t extra)
-{
-    if (text->failed) return -1;
-    if (text->length + extra + 1 <= text->capacity) return 0;
-    size_t capacity = text->capacity ? text->capacity : 64;
-    while (capacity < text->length + extra + 1) {
-        if (capacity > SIZE_MAX / 2) {
-            text->failed = 1;
-            return -1;
-        }
-        capacity *= 2;
-    }
-    char *data = realloc(text->data, capacity);
-    if (!data) {
-        text->failed = 1;
-        return -1;
-    }
-    text->data = data;
-    text->capacity = capacity;
-    return 0;
-}
-
-void text_append(text_builder *text, const char *bytes, size_t length)
-{
-    if (text_reserve(text, length) != 0) return;
-    if (length) memcpy(text->data + text->length, bytes, length);
-    text->length += length;
-    text->data[text->length] = '\0';
-}
-
-void text_append_string(text_builder *text, const char *string) { text_append(text, string, strlen(string)); }
-
-void text_append_char(text_builder *text, char c) { text_append(text, &c, 1); }
-
-static void text_append_format(text_builder *text, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void text_append_format(text_builder *text, const char *format, ...)
-{
-    char small[64];
-    va_list args;
-    va_start(args, format);
-    int length = vsnprintf(small, sizeof small, format, args);
-    va_end(args);
-    if (length < 0) {
-        text->failed = 1;
-        return;
-    }
-    if ((size_t)length < sizeof small) {
-        text_append(text, small, (size_t)length);
-        return;
-    }
-    if (text_reserve(text, (size_t)length) != 0) return;
-    va_start(args, format);
-    vsnprintf(text->data + text->length, (size_t)length + 1, format, args);
-    va_end(args);
-    text->length += (size_t)length;
-}
-
-void text_append_json_string(text_builder *text, const char *bytes, size_t length)
-{
-    static const char hex[] = "0123456789abcdef";
-    text_append_char(text, '"');
-    size_t run = 0; /* bytes copied as they are, flushed in one append */
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)bytes[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-            run++;
-            continue;
-        }
-        text_append(text, bytes + i - run, run);
-        run = 0;
-        switch (c) {
-        case '"': text_append_string(text, "\\\""); break;
-        case '\\': text_append_string(text, "\\\\"); break;
-        case '\n': text_append_string(text, "\\n"); break;
-        case '\r': text_append_string(text, "\\r"); break;
-        case '\t': text_append_string(text, "\\t"); break;
-        default: {
-            char escaped[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-            text_append_string(text, escaped);
-        }
-        }
-    }
-    text_append(text, bytes + length - run, run);
-    text_append_char(text, '"');
-}
-
-void text_append_seconds(text_builder *text, int64_t ns)
-{
-    uint64_t magnitude = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-    uint64_t microseconds = magnitude / 1000 + (magnitude % 1000 >= 500);
-    text_append_format(text, "%s%llu.%06llu", ns < 0 ? "-" : "", (unsigned long long)(microseconds / 1000000),
-                       (unsigned long long)(microseconds % 1000000));
-}
-
-char *text_take(text_builder *text)
-{
-    if (text->failed) {
-        text_free(text);
-        return NULL;
-    }
-    if (!text->data) text_append(text, "", 0);
-    char *data = text->data;
-    text->data = NULL;
-    text->length = text->capacity = 0;
-    return data;
-}
-
-void text_free(text_builder *text)
-{
-    free(text->data);
-    text->data = NULL;
-    text->length = text->capacity = 0;
-    text->failed = 0;
-}
-
 /* ---- UTF-8 ---- */
 
 /* Length of the well-formed UTF-8 sequence at `bytes`, or 0. */
@@ -178,7 +59,7 @@ size_t utf8_prefix(const char *bytes, size_t length, size_t max)
     return cut;
 }
 
-static void utf8_encode(text_builder *text, uint32_t code)
+static void utf8_encode(text_buffer *text, uint32_t code)
 {
     char out[4];
     size_t length;
@@ -201,7 +82,7 @@ static void utf8_encode(text_builder *text, uint32_t code)
         out[3] = (char)(0x80 | (code & 0x3f));
         length = 4;
     }
-    text_append(text, out, length);
+    text_buffer_append(text, out, length);
 }
 
 /* ---- JSON reading ---- */
@@ -242,7 +123,7 @@ static int read_hex4(const char *at, const char *end, uint32_t *out)
 
 /* Reads a string literal; with `decoded` non-NULL appends its UTF-8 text.
  * Lone surrogates are refused: they have no UTF-8 form. */
-static int json_string(json_cursor *cursor, text_builder *decoded)
+static int json_string(json_cursor *cursor, text_buffer *decoded)
 {
     if (cursor->at >= cursor->end || *cursor->at != '"') return -1;
     cursor->at++;
@@ -256,7 +137,7 @@ static int json_string(json_cursor *cursor, text_builder *decoded)
         if (c != '\\') {
             size_t sequence = utf8_sequence((const unsigned char *)cursor->at, (size_t)(cursor->end - cursor->at));
             if (sequence == 0) return -1;
-            if (decoded) text_append(decoded, cursor->at, sequence);
+            if (decoded) text_buffer_append(decoded, cursor->at, sequence);
             cursor->at += sequence;
             continue;
         }
@@ -266,7 +147,7 @@ static int json_string(json_cursor *cursor, text_builder *decoded)
         const char *simple = strchr("\"\\/bfnrt", escaped);
         if (escaped != '\0' && simple) {
             static const char meaning[] = "\"\\/\b\f\n\r\t";
-            if (decoded) text_append_char(decoded, meaning[simple - "\"\\/bfnrt"]);
+            if (decoded) text_buffer_append_char(decoded, meaning[simple - "\"\\/bfnrt"]);
             continue;
         }
         if (escaped != 'u') return -1;
@@ -573,11 +454,11 @@ static int roll_value(json_cursor *cursor, const char *key, int64_t *out, char *
         return 0;
     }
     if (*start == '"') {
-        text_builder text = {0};
+        text_buffer text = {0};
         int result = json_string(cursor, &text);
         if (result == 0 && (text.failed || parse_duration(text.data ? text.data : "", text.length, out) != 0))
             result = -1;
-        text_free(&text);
+        text_buffer_free(&text);
         if (result != 0)
             return set_error(error, error_size, "\"%s\" must be seconds or a duration such as \"1.5s\"", key);
         return 0;
@@ -597,10 +478,10 @@ static int time_value(json_cursor *cursor, int64_t *out, char *error, size_t err
         return 0;
     }
     if (*start == '"') {
-        text_builder text = {0};
+        text_buffer text = {0};
         int result = json_string(cursor, &text);
         int now = result == 0 && !text.failed && text.data && is_now(text.data, text.length);
-        text_free(&text);
+        text_buffer_free(&text);
         if (!now) return set_error(error, error_size, "\"time\" must be seconds on the stream timeline or \"now\"");
         *out = EVENT_TIME_NONE;
         return 0;
@@ -621,7 +502,7 @@ static int parse_json_line(const char *line, size_t length, parsed_event *event,
     json_skip_space(&cursor);
     int has_name = 0;
     while (cursor.at < cursor.end && *cursor.at != '}') {
-        text_builder key = {0};
+        text_buffer key = {0};
         json_string(&cursor, &key);
         json_skip_space(&cursor);
         cursor.at++; /* ':' */
@@ -634,16 +515,16 @@ static int parse_json_line(const char *line, size_t length, parsed_event *event,
             if (*cursor.at != '"') {
                 result = set_error(error, error_size, "\"name\" must be a string");
             } else {
-                text_builder name = {0};
+                text_buffer name = {0};
                 json_string(&cursor, &name);
                 if (name.failed) result = set_error(error, error_size, "out of memory");
                 else result = check_name(name.data ? name.data : "", name.length, error, error_size);
                 if (result == 0) {
                     free(event->name);
-                    event->name = text_take(&name);
+                    event->name = text_buffer_take(&name);
                     has_name = 1;
                 } else {
-                    text_free(&name);
+                    text_buffer_free(&name);
                 }
             }
         } else if (strcmp(key_text, "time") == 0) {
@@ -670,7 +551,7 @@ static int parse_json_line(const char *line, size_t length, parsed_event *event,
             /* Unknown members are the writer's business (ids, sources...). */
             json_value(&cursor);
         }
-        text_free(&key);
+        text_buffer_free(&key);
         if (result != 0) return -1;
         json_skip_space(&cursor);
         if (cursor.at < cursor.end && *cursor.at == ',') {

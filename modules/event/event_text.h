@@ -1,37 +1,20 @@
-/* event: text helpers of the event strategy — a growing string, JSON
- * reading and writing, durations, and the parser of one line of an events
- * file. Plain C, no SDK type: the Check tests compile this file directly. */
+/* event: text helpers of the event strategy — JSON reading and writing,
+ * durations, and the parser of one line of an events file (texts are
+ * built with modules/common/text_buffer). The Check tests compile this
+ * file directly. */
 #ifndef STREAMCUT_EVENT_TEXT_H
 #define STREAMCUT_EVENT_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/text_buffer.h"
+
 /* The same marker as the SDK's SC_TIME_NONE. */
 #define EVENT_TIME_NONE INT64_MIN
 
 /* Names go into labels, records and file names: keep them short. */
 #define EVENT_NAME_MAX 200
-
-/* A growing NUL-terminated string. `failed` sticks once an allocation
- * failed; the text is then unusable. */
-typedef struct text_builder {
-    char *data;
-    size_t length;
-    size_t capacity;
-    int failed;
-} text_builder;
-
-void text_append(text_builder *text, const char *bytes, size_t length);
-void text_append_string(text_builder *text, const char *string);
-void text_append_char(text_builder *text, char c);
-/** A JSON string literal (quotes, escapes) of `length` bytes of UTF-8. */
-void text_append_json_string(text_builder *text, const char *bytes, size_t length);
-/** Nanoseconds as seconds with six decimals, e.g. 12.500000. */
-void text_append_seconds(text_builder *text, int64_t ns);
-/** Hands the text over (caller frees); NULL when an allocation failed. */
-char *text_take(text_builder *text);
-void text_free(text_builder *text);
 
 /** 1 when the bytes are well-formed UTF-8 (no overlongs, no surrogates). */
 int utf8_is_valid(const char *bytes, size_t length);

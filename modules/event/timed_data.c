@@ -54,12 +54,12 @@ static char *payload_from_text(const char *bytes, size_t length)
     while (start < length && (bytes[start] == ' ' || bytes[start] == '\t' || bytes[start] == '\n' ||
                               bytes[start] == '\r'))
         start++;
-    text_builder out = {0};
+    text_buffer out = {0};
     if (start < length && (bytes[start] == '{' || bytes[start] == '[') && json_is_valid(bytes, length))
-        text_append(&out, bytes + start, length - start);
+        text_buffer_append(&out, bytes + start, length - start);
     else
-        text_append_json_string(&out, bytes, length);
-    return text_take(&out);
+        text_buffer_append_json_bytes(&out, bytes, length);
+    return text_buffer_take(&out);
 }
 
 /* ---- ID3v2 ---- */
@@ -105,22 +105,22 @@ static size_t text_end(int encoding, const uint8_t *data, size_t size, size_t *w
 
 /* Decodes ID3 text (0 Latin-1, 1 UTF-16 with BOM, 2 UTF-16BE, 3 UTF-8)
  * to UTF-8. 0 on success. */
-static int decode_id3_text(int encoding, const uint8_t *data, size_t size, text_builder *out)
+static int decode_id3_text(int encoding, const uint8_t *data, size_t size, text_buffer *out)
 {
     if (encoding == 0) {
         for (size_t i = 0; i < size; i++) {
             if (data[i] < 0x80) {
-                text_append_char(out, (char)data[i]);
+                text_buffer_append_char(out, (char)data[i]);
             } else {
                 char pair[2] = {(char)(0xc0 | (data[i] >> 6)), (char)(0x80 | (data[i] & 0x3f))};
-                text_append(out, pair, 2);
+                text_buffer_append(out, pair, 2);
             }
         }
         return out->failed ? -1 : 0;
     }
     if (encoding == 3) {
         if (!utf8_is_valid((const char *)data, size)) return -1;
-        text_append(out, (const char *)data, size);
+        text_buffer_append(out, (const char *)data, size);
         return out->failed ? -1 : 0;
     }
     if (encoding != 1 && encoding != 2) return -1;
@@ -163,7 +163,7 @@ static int decode_id3_text(int encoding, const uint8_t *data, size_t size, text_
             bytes[3] = (char)(0x80 | (code & 0x3f));
             length = 4;
         }
-        text_append(out, bytes, length);
+        text_buffer_append(out, bytes, length);
     }
     return out->failed ? -1 : 0;
 }
@@ -265,7 +265,7 @@ static int txxx_event(const uint8_t *data, size_t size, char **name, char **payl
     int encoding = data[0];
     size_t width;
     size_t description_end = text_end(encoding, data + 1, size - 1, &width);
-    text_builder description = {0}, value = {0};
+    text_buffer description = {0}, value = {0};
     int result = decode_id3_text(encoding, data + 1, description_end, &description);
     size_t value_start = 1 + description_end + width;
     if (result == 0 && value_start < size) {
@@ -287,8 +287,8 @@ static int txxx_event(const uint8_t *data, size_t size, char **name, char **payl
     } else {
         result = -1;
     }
-    text_free(&description);
-    text_free(&value);
+    text_buffer_free(&description);
+    text_buffer_free(&value);
     return result;
 }
 
@@ -297,11 +297,11 @@ static int tit2_event(const uint8_t *data, size_t size, char **name)
     if (size < 1) return -1;
     size_t width;
     size_t end = text_end(data[0], data + 1, size - 1, &width);
-    text_builder title = {0};
+    text_buffer title = {0};
     int result = decode_id3_text(data[0], data + 1, end, &title) == 0 ? make_name(title.data ? title.data : "",
                                                                                 title.length, name)
                                                                       : -1;
-    text_free(&title);
+    text_buffer_free(&title);
     return result;
 }
 
@@ -310,10 +310,10 @@ static int priv_event(const uint8_t *data, size_t size, char **name, char **payl
     const uint8_t *nul = memchr(data, 0, size);
     if (!nul) return -1;
     size_t owner = (size_t)(nul - data);
-    text_builder owner_text = {0};
+    text_buffer owner_text = {0};
     decode_id3_text(0, data, owner, &owner_text);
     int result = owner_text.failed ? -1 : make_name(owner_text.data ? owner_text.data : "", owner_text.length, name);
-    text_free(&owner_text);
+    text_buffer_free(&owner_text);
     if (result != 1) return result;
     const uint8_t *bytes = nul + 1;
     size_t length = size - owner - 1;
@@ -323,19 +323,19 @@ static int priv_event(const uint8_t *data, size_t size, char **name, char **payl
     for (size_t i = 0; printable && i < length; i++)
         if ((bytes[i] < 0x20 && bytes[i] != '\t' && bytes[i] != '\n' && bytes[i] != '\r') || bytes[i] == 0x7f)
             printable = 0;
-    text_builder out = {0};
+    text_buffer out = {0};
     if (printable) {
-        text_append_json_string(&out, (const char *)bytes, length);
+        text_buffer_append_json_bytes(&out, (const char *)bytes, length);
     } else {
         static const char hex[] = "0123456789abcdef";
-        text_append_char(&out, '"');
+        text_buffer_append_char(&out, '"');
         for (size_t i = 0; i < length; i++) {
             char pair[2] = {hex[bytes[i] >> 4], hex[bytes[i] & 15]};
-            text_append(&out, pair, 2);
+            text_buffer_append(&out, pair, 2);
         }
-        text_append_char(&out, '"');
+        text_buffer_append_char(&out, '"');
     }
-    *payload = text_take(&out);
+    *payload = text_buffer_take(&out);
     if (!*payload) {
         free(*name);
         *name = NULL;
@@ -395,17 +395,17 @@ static int amf_take(amf_reader *reader, size_t count, const uint8_t **out)
     return 0;
 }
 
-static void append_number(text_builder *out, double value)
+static void append_number(text_buffer *out, double value)
 {
     if (!isfinite(value)) {
-        text_append_string(out, "null");
+        text_buffer_append_text(out, "null");
         return;
     }
     /* The shortest of 15 or 17 digits that reads back the same. */
     char text[40];
     snprintf(text, sizeof text, "%.15g", value);
     if (strtod(text, NULL) != value) snprintf(text, sizeof text, "%.17g", value);
-    text_append_string(out, text);
+    text_buffer_append_text(out, text);
 }
 
 static int amf_string_bytes(amf_reader *reader, size_t length_bytes, const uint8_t **bytes, size_t *length)
@@ -424,12 +424,12 @@ typedef struct amf_capture {
     size_t value_length;
 } amf_capture;
 
-static int amf_value(amf_reader *reader, text_builder *out, int depth, amf_capture *capture);
+static int amf_value(amf_reader *reader, text_buffer *out, int depth, amf_capture *capture);
 
 /* Members "key": value until the empty key and the object-end marker. */
-static int amf_members(amf_reader *reader, text_builder *out, int depth, amf_capture *capture)
+static int amf_members(amf_reader *reader, text_buffer *out, int depth, amf_capture *capture)
 {
-    text_append_char(out, '{');
+    text_buffer_append_char(out, '{');
     for (int first = 1;; first = 0) {
         const uint8_t *key;
         size_t key_length;
@@ -437,12 +437,12 @@ static int amf_members(amf_reader *reader, text_builder *out, int depth, amf_cap
         if (key_length == 0) {
             const uint8_t *marker;
             if (amf_take(reader, 1, &marker) != 0 || *marker != 0x09) return -1;
-            text_append_char(out, '}');
+            text_buffer_append_char(out, '}');
             return 0;
         }
-        if (!first) text_append_char(out, ',');
-        text_append_json_string(out, (const char *)key, key_length);
-        text_append_char(out, ':');
+        if (!first) text_buffer_append_char(out, ',');
+        text_buffer_append_json_bytes(out, (const char *)key, key_length);
+        text_buffer_append_char(out, ':');
         const uint8_t *value_start = reader->at;
         if (amf_value(reader, out, depth + 1, NULL) != 0) return -1;
         if (capture && !capture->value && key_length == strlen(capture->key) &&
@@ -453,7 +453,7 @@ static int amf_members(amf_reader *reader, text_builder *out, int depth, amf_cap
     }
 }
 
-static int amf_value(amf_reader *reader, text_builder *out, int depth, amf_capture *capture)
+static int amf_value(amf_reader *reader, text_buffer *out, int depth, amf_capture *capture)
 {
     if (depth > AMF_DEPTH_MAX) return -1;
     const uint8_t *type, *bytes;
@@ -472,13 +472,13 @@ static int amf_value(amf_reader *reader, text_builder *out, int depth, amf_captu
     }
     case 0x01:
         if (amf_take(reader, 1, &bytes) != 0) return -1;
-        text_append_string(out, *bytes ? "true" : "false");
+        text_buffer_append_text(out, *bytes ? "true" : "false");
         return 0;
     case 0x02: /* string */
     case 0x0c: /* long string */
     case 0x0f: /* XML document */
         if (amf_string_bytes(reader, *type == 0x02 ? 2 : 4, &bytes, &length) != 0) return -1;
-        text_append_json_string(out, (const char *)bytes, length);
+        text_buffer_append_json_bytes(out, (const char *)bytes, length);
         return 0;
     case 0x03: /* object */
         return amf_members(reader, out, depth, capture);
@@ -491,18 +491,18 @@ static int amf_value(amf_reader *reader, text_builder *out, int depth, amf_captu
     case 0x0a: { /* strict array */
         if (amf_take(reader, 4, &bytes) != 0) return -1;
         uint32_t count = read_be32(bytes);
-        text_append_char(out, '[');
+        text_buffer_append_char(out, '[');
         for (uint32_t i = 0; i < count; i++) {
-            if (i) text_append_char(out, ',');
+            if (i) text_buffer_append_char(out, ',');
             if (amf_value(reader, out, depth + 1, NULL) != 0) return -1;
         }
-        text_append_char(out, ']');
+        text_buffer_append_char(out, ']');
         return 0;
     }
     case 0x05: /* null */
     case 0x06: /* undefined */
     case 0x0d: /* unsupported */
-        text_append_string(out, "null");
+        text_buffer_append_text(out, "null");
         return 0;
     default: /* references, AMF3 switch, movie clips: not cues */
         return -1;
@@ -521,12 +521,12 @@ static int amf_to_event(const uint8_t *data, size_t size, char **name, char **pa
         return 0;
     int is_cue_point = handler_length == 10 && memcmp(handler, "onCuePoint", 10) == 0;
     amf_capture capture = {.key = "name"};
-    text_builder arguments = {0};
+    text_buffer arguments = {0};
     size_t count = 0;
     while (reader.at < reader.end) {
-        if (count) text_append_char(&arguments, ',');
+        if (count) text_buffer_append_char(&arguments, ',');
         if (amf_value(&reader, &arguments, 1, count == 0 && is_cue_point ? &capture : NULL) != 0) {
-            text_free(&arguments);
+            text_buffer_free(&arguments);
             return -1;
         }
         count++;
@@ -534,15 +534,15 @@ static int amf_to_event(const uint8_t *data, size_t size, char **name, char **pa
     int result = capture.value ? make_name((const char *)capture.value, capture.value_length, name) : 0;
     if (result == 0) result = make_name((const char *)handler, handler_length, name);
     if (result != 1 || count == 0) {
-        text_free(&arguments);
+        text_buffer_free(&arguments);
         return result;
     }
-    text_builder out = {0};
-    if (count > 1) text_append_char(&out, '[');
-    text_append(&out, arguments.data ? arguments.data : "", arguments.length);
-    if (count > 1) text_append_char(&out, ']');
-    text_free(&arguments);
-    *payload = text_take(&out);
+    text_buffer out = {0};
+    if (count > 1) text_buffer_append_char(&out, '[');
+    text_buffer_append(&out, arguments.data ? arguments.data : "", arguments.length);
+    if (count > 1) text_buffer_append_char(&out, ']');
+    text_buffer_free(&arguments);
+    *payload = text_buffer_take(&out);
     if (!*payload) {
         free(*name);
         *name = NULL;
