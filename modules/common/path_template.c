@@ -1,5 +1,6 @@
 /* Output path templates (see path_template.h for the rules). */
 #include "path_template.h"
+#include "error_text.h"
 #include "text_buffer.h"
 
 #include <streamcut/abi.h>
@@ -56,18 +57,6 @@ static const struct {
 };
 
 #define PLACEHOLDER_COUNT (sizeof(placeholder_names) / sizeof(placeholder_names[0]))
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...) SC_PRINTF(3, 4);
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-}
 
 /*
  * Lexical normalization: drop empty and "." components, keep a leading '/'.
@@ -173,7 +162,7 @@ static int parse_placeholder(sc_path_template *tmpl, unsigned optional, const ch
     size_t name_length = colon ? (size_t)(colon - inside) : length;
 
     if (name_length == 0) {
-        set_error(err, errlen, "empty placeholder {%.*s}", (int)length, inside);
+        format_error(err, errlen, "empty placeholder {%.*s}", (int)length, inside);
         return -1;
     }
     for (size_t i = 0; i < PLACEHOLDER_COUNT; i++) {
@@ -187,31 +176,31 @@ static int parse_placeholder(sc_path_template *tmpl, unsigned optional, const ch
             const char *spec = colon + 1;
             size_t spec_length = length - name_length - 1;
             if (kind != PART_INDEX && kind != PART_NUMBER) {
-                set_error(err, errlen, "placeholder {%.*s} takes no width (only {index:NN}%s does)",
+                format_error(err, errlen, "placeholder {%.*s} takes no width (only {index:NN}%s does)",
                           (int)length, inside, (optional & SC_PATH_NUMBER) ? " and {n:NN}" : "");
                 return -1;
             }
             if (spec_length == 0 || spec_length > 3) {
-                set_error(err, errlen, "bad width in {%.*s}: expected 1 to %d digits like {index:05}",
+                format_error(err, errlen, "bad width in {%.*s}: expected 1 to %d digits like {index:05}",
                           (int)length, inside, INDEX_WIDTH_MAX);
                 return -1;
             }
             for (size_t d = 0; d < spec_length; d++) {
                 if (spec[d] < '0' || spec[d] > '9') {
-                    set_error(err, errlen, "bad width in {%.*s}: not a decimal number",
+                    format_error(err, errlen, "bad width in {%.*s}: not a decimal number",
                               (int)length, inside);
                     return -1;
                 }
                 width = width * 10 + (spec[d] - '0');
             }
             if (width > INDEX_WIDTH_MAX) {
-                set_error(err, errlen, "bad width in {%.*s}: at most %d", (int)length, inside,
+                format_error(err, errlen, "bad width in {%.*s}: at most %d", (int)length, inside,
                           INDEX_WIDTH_MAX);
                 return -1;
             }
         }
         if (append_part(tmpl, kind, NULL, 0, width) != 0) {
-            set_error(err, errlen, "out of memory");
+            format_error(err, errlen, "out of memory");
             return -1;
         }
         tmpl->optional_used |= placeholder_names[i].optional;
@@ -219,7 +208,7 @@ static int parse_placeholder(sc_path_template *tmpl, unsigned optional, const ch
     }
     char known[128];
     list_placeholders(optional, known, sizeof(known));
-    set_error(err, errlen, "unknown placeholder {%.*s} (known: %s)", (int)length, inside, known);
+    format_error(err, errlen, "unknown placeholder {%.*s} (known: %s)", (int)length, inside, known);
     return -1;
 }
 
@@ -240,7 +229,7 @@ static int check_static_components(const sc_path_template *tmpl, char *err, size
     }
     if (skeleton.failed || skeleton.data == NULL) {
         free(skeleton.data);
-        set_error(err, errlen, "out of memory");
+        format_error(err, errlen, "out of memory");
         return -1;
     }
     int result = 0;
@@ -249,14 +238,14 @@ static int check_static_components(const sc_path_template *tmpl, char *err, size
         const char *end = strchr(cursor, '/');
         size_t length = end ? (size_t)(end - cursor) : strlen(cursor);
         if (length == 2 && cursor[0] == '.' && cursor[1] == '.') {
-            set_error(err, errlen, "the template may not contain a \"..\" component");
+            format_error(err, errlen, "the template may not contain a \"..\" component");
             result = -1;
             break;
         }
         cursor = end ? end + 1 : NULL;
     }
     if (result == 0 && skeleton.length > 0 && skeleton.data[skeleton.length - 1] == '/') {
-        set_error(err, errlen, "the template ends with '/': it must name a file");
+        format_error(err, errlen, "the template ends with '/': it must name a file");
         result = -1;
     }
     free(skeleton.data);
@@ -272,7 +261,7 @@ static int compute_base(sc_path_template *tmpl, char *err, size_t errlen)
         text_buffer_append(&prefix, tmpl->parts[i].literal, strlen(tmpl->parts[i].literal));
     if (prefix.failed) {
         free(prefix.data);
-        set_error(err, errlen, "out of memory");
+        format_error(err, errlen, "out of memory");
         return -1;
     }
     char *last_slash = strrchr(prefix.data, '/');
@@ -285,7 +274,7 @@ static int compute_base(sc_path_template *tmpl, char *err, size_t errlen)
     int status = normalize_path(prefix.data, tmpl->base, sizeof(tmpl->base));
     free(prefix.data);
     if (status != 0) {
-        set_error(err, errlen, status == -1 ? "the base folder may not contain \"..\""
+        format_error(err, errlen, status == -1 ? "the base folder may not contain \"..\""
                                             : "the base folder path is too long");
         return -1;
     }
@@ -296,12 +285,12 @@ sc_path_template *sc_path_template_parse(const char *text, unsigned optional, ch
                                          size_t errlen)
 {
     if (text == NULL || text[0] == '\0') {
-        set_error(err, errlen, "the path template is empty");
+        format_error(err, errlen, "the path template is empty");
         return NULL;
     }
     sc_path_template *tmpl = calloc(1, sizeof(*tmpl));
     if (tmpl == NULL) {
-        set_error(err, errlen, "out of memory");
+        format_error(err, errlen, "out of memory");
         return NULL;
     }
     tmpl->is_absolute = text[0] == '/';
@@ -317,13 +306,13 @@ sc_path_template *sc_path_template_parse(const char *text, unsigned optional, ch
             text_buffer_append(&literal, "}", 1);
             cursor += 2;
         } else if (cursor[0] == '}') {
-            set_error(err, errlen, "stray '}' at offset %zu (write '}}' for a literal brace)",
+            format_error(err, errlen, "stray '}' at offset %zu (write '}}' for a literal brace)",
                       (size_t)(cursor - text));
             ok = 0;
         } else if (cursor[0] == '{') {
             const char *close = strchr(cursor + 1, '}');
             if (close == NULL) {
-                set_error(err, errlen, "unterminated placeholder \"%.32s\" at offset %zu",
+                format_error(err, errlen, "unterminated placeholder \"%.32s\" at offset %zu",
                           cursor, (size_t)(cursor - text));
                 ok = 0;
                 break;
@@ -331,7 +320,7 @@ sc_path_template *sc_path_template_parse(const char *text, unsigned optional, ch
             if (literal.length > 0) {
                 if (literal.failed || append_part(tmpl, PART_LITERAL, literal.data,
                                                   literal.length, 0) != 0) {
-                    set_error(err, errlen, "out of memory");
+                    format_error(err, errlen, "out of memory");
                     ok = 0;
                     break;
                 }
@@ -350,7 +339,7 @@ sc_path_template *sc_path_template_parse(const char *text, unsigned optional, ch
     }
     if (ok && literal.length > 0 &&
         (literal.failed || append_part(tmpl, PART_LITERAL, literal.data, literal.length, 0) != 0)) {
-        set_error(err, errlen, "out of memory");
+        format_error(err, errlen, "out of memory");
         ok = 0;
     }
     free(literal.data);
@@ -474,26 +463,26 @@ int sc_path_template_expand(const sc_path_template *tmpl, const sc_path_fields *
     }
     if (raw.failed) {
         free(raw.data);
-        set_error(err, errlen, "out of memory");
+        format_error(err, errlen, "out of memory");
         return -1;
     }
 
     int result = -1;
     /* An empty value in front of a '/' would turn a relative template absolute. */
     if (!tmpl->is_absolute && raw.data[0] == '/') {
-        set_error(err, errlen, "\"%s\" is absolute, but the template is relative "
+        format_error(err, errlen, "\"%s\" is absolute, but the template is relative "
                   "(a placeholder expanded to nothing)", raw.data);
     } else {
         int status = normalize_path(raw.data, out, outlen);
         if (status == -1)
-            set_error(err, errlen, "\"%s\" contains a \"..\" component", raw.data);
+            format_error(err, errlen, "\"%s\" contains a \"..\" component", raw.data);
         else if (status == -2)
-            set_error(err, errlen, "\"%.64s...\" is too long", raw.data);
+            format_error(err, errlen, "\"%.64s...\" is too long", raw.data);
         else if (!is_strictly_inside(tmpl->base, out))
-            set_error(err, errlen, "\"%s\" is not a file inside the base folder \"%s\"",
+            format_error(err, errlen, "\"%s\" is not a file inside the base folder \"%s\"",
                       out, tmpl->base);
         else if (check_component_lengths(out) != 0)
-            set_error(err, errlen, "\"%s\" has a component longer than %d bytes", out,
+            format_error(err, errlen, "\"%s\" has a component longer than %d bytes", out,
                       COMPONENT_MAX);
         else
             result = 0;

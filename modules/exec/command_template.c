@@ -1,6 +1,8 @@
 /* exec: command line templates (see command_template.h for the rules). */
 #include "command_template.h"
 
+#include "../common/error_text.h"
+
 #include "../common/segment_record.h"
 
 #include <stdarg.h>
@@ -36,18 +38,6 @@ static const char *const field_names[FIELD_COUNT] = {
 const char *command_field_name(enum command_field field)
 {
     return field < FIELD_COUNT ? field_names[field] : "";
-}
-
-static void set_error(char *error, size_t error_length, const char *fmt, ...) SC_PRINTF(3, 4);
-
-static void set_error(char *error, size_t error_length, const char *fmt, ...)
-{
-    if (error == NULL || error_length == 0)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(error, error_length, fmt, args);
-    va_end(args);
 }
 
 static void free_word(template_word *word)
@@ -114,7 +104,7 @@ static int read_placeholder(const char *text, size_t *length, char *error, size_
     const char *close = strchr(text + 1, '}');
     const char *open = strchr(text + 1, '{');
     if (close == NULL || (open != NULL && open < close)) {
-        set_error(error, error_length, "unterminated placeholder at \"%.20s\" (write {{ for a brace)", text);
+        format_error(error, error_length, "unterminated placeholder at \"%.20s\" (write {{ for a brace)", text);
         return -1;
     }
     size_t name_length = (size_t)(close - text - 1);
@@ -127,7 +117,7 @@ static int read_placeholder(const char *text, size_t *length, char *error, size_
     text_buffer known = { 0 };
     for (int field = 0; field < FIELD_COUNT; field++)
         text_buffer_append_format(&known, "%s{%s}", field ? " " : "", field_names[field]);
-    set_error(error, error_length, "unknown placeholder {%.*s}; known: %s", (int)(name_length > 40 ? 40 : name_length),
+    format_error(error, error_length, "unknown placeholder {%.*s}; known: %s", (int)(name_length > 40 ? 40 : name_length),
               text + 1, known.failed ? "?" : known.data);
     text_buffer_free(&known);
     return -1;
@@ -142,7 +132,7 @@ command_template *command_template_parse(const char *text, char *error, size_t e
 {
     command_template *command = calloc(1, sizeof(*command));
     if (command == NULL) {
-        set_error(error, error_length, "out of memory");
+        format_error(error, error_length, "out of memory");
         return NULL;
     }
     word_builder builder = { 0 };
@@ -180,26 +170,26 @@ command_template *command_template_parse(const char *text, char *error, size_t e
                 at += length - 1;
             }
         } else if (c == '}') {
-            set_error(error, error_length, "a lone } at \"%.20s\" (write }} for a brace)", at);
+            format_error(error, error_length, "a lone } at \"%.20s\" (write }} for a brace)", at);
             failure = "";
         } else {
             text_buffer_append(&builder.literal, at, 1);
         }
     }
     if (failure == NULL && quote != 0) {
-        set_error(error, error_length, "unterminated %c quote at \"%.20s\"", quote, quote_start);
+        format_error(error, error_length, "unterminated %c quote at \"%.20s\"", quote, quote_start);
         failure = "";
     }
     if (failure == NULL && builder.started && finish_word(command, &builder) != 0)
         failure = "out of memory";
     if (failure == NULL && command->word_count == 0) {
-        set_error(error, error_length, "the command is empty");
+        format_error(error, error_length, "the command is empty");
         failure = "";
     }
     if (failure == NULL) {
         const template_word *program = &command->words[0];
         if (program->part_count != 1 || program->parts[0].field >= 0 || program->parts[0].literal[0] == '\0') {
-            set_error(error, error_length, "the program (first word) must be a fixed name or path, without placeholders");
+            format_error(error, error_length, "the program (first word) must be a fixed name or path, without placeholders");
             failure = "";
         } else if ((command->program = strdup(program->parts[0].literal)) == NULL) {
             failure = "out of memory";
@@ -207,7 +197,7 @@ command_template *command_template_parse(const char *text, char *error, size_t e
     }
     if (failure != NULL) {
         if (failure[0] != '\0')
-            set_error(error, error_length, "%s", failure);
+            format_error(error, error_length, "%s", failure);
         free_word(&builder.word);
         text_buffer_free(&builder.literal);
         command_template_free(command);

@@ -1,6 +1,8 @@
 /* redis sink: the url and key options (see redis_config.h for the rules). */
 #include "redis_config.h"
 
+#include "../common/error_text.h"
+
 #include <streamcut/abi.h>
 
 #include <limits.h>
@@ -10,18 +12,6 @@
 #include <string.h>
 
 #define DEFAULT_PORT 6379
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...) SC_PRINTF(3, 4);
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-}
 
 static int hex_value(char c)
 {
@@ -86,7 +76,7 @@ static int parse_credentials(const char *text, size_t length, redis_target *targ
 {
     const char *colon = memchr(text, ':', length);
     if (colon == NULL) {
-        set_error(err, errlen, "the credentials before '@' must be user:password or :password");
+        format_error(err, errlen, "the credentials before '@' must be user:password or :password");
         return -1;
     }
     int bad_escape = 0;
@@ -94,18 +84,18 @@ static int parse_credentials(const char *text, size_t length, redis_target *targ
     if (user_length > 0) {
         target->user = percent_decode(text, user_length, &bad_escape);
         if (target->user == NULL) {
-            set_error(err, errlen, bad_escape ? "the user name has a bad %%-escape" : "out of memory");
+            format_error(err, errlen, bad_escape ? "the user name has a bad %%-escape" : "out of memory");
             return -1;
         }
     }
     size_t password_length = length - user_length - 1;
     if (password_length == 0) {
-        set_error(err, errlen, "the password after ':' is empty");
+        format_error(err, errlen, "the password after ':' is empty");
         return -1;
     }
     target->password = percent_decode(colon + 1, password_length, &bad_escape);
     if (target->password == NULL) {
-        set_error(err, errlen, bad_escape ? "the password has a bad %%-escape" : "out of memory");
+        format_error(err, errlen, bad_escape ? "the password has a bad %%-escape" : "out of memory");
         return -1;
     }
     return 0;
@@ -120,14 +110,14 @@ static int parse_host_port(const char *text, size_t length, redis_target *target
     if (length > 0 && text[0] == '[') {
         const char *close = memchr(text, ']', length);
         if (close == NULL) {
-            set_error(err, errlen, "an IPv6 address needs its closing ']'");
+            format_error(err, errlen, "an IPv6 address needs its closing ']'");
             return -1;
         }
         host = text + 1;
         host_length = (size_t)(close - host);
         rest = close + 1;
         if (rest < text + length && *rest != ':') {
-            set_error(err, errlen, "unexpected text after the IPv6 address");
+            format_error(err, errlen, "unexpected text after the IPv6 address");
             return -1;
         }
     } else {
@@ -136,17 +126,17 @@ static int parse_host_port(const char *text, size_t length, redis_target *target
         rest = text + host_length;
     }
     if (host_length == 0) {
-        set_error(err, errlen, "no host name");
+        format_error(err, errlen, "no host name");
         return -1;
     }
     if (host_length > REDIS_HOST_MAX) {
-        set_error(err, errlen, "the host name is longer than %d bytes", REDIS_HOST_MAX);
+        format_error(err, errlen, "the host name is longer than %d bytes", REDIS_HOST_MAX);
         return -1;
     }
     for (size_t i = 0; i < host_length; i++) {
         unsigned char c = (unsigned char)host[i];
         if (c <= ' ' || c >= 0x7f || strchr("@/?#[]", c) != NULL) {
-            set_error(err, errlen, "the host name has a character that does not belong in one");
+            format_error(err, errlen, "the host name has a character that does not belong in one");
             return -1;
         }
     }
@@ -156,7 +146,7 @@ static int parse_host_port(const char *text, size_t length, redis_target *target
     if (rest < text + length) {
         long port;
         if (parse_number(rest + 1, (size_t)(text + length - rest - 1), 1, 65535, &port) != 0) {
-            set_error(err, errlen, "the port must be a number from 1 to 65535");
+            format_error(err, errlen, "the port must be a number from 1 to 65535");
             return -1;
         }
         target->port = (int)port;
@@ -170,16 +160,16 @@ static int parse_query(const char *text, redis_target *target, int db_given, cha
     if (text[0] == '\0')
         return 0;
     if (strncmp(text, "db=", 3) != 0 || strchr(text, '&') != NULL) {
-        set_error(err, errlen, "the only parameter a URL takes is ?db=N");
+        format_error(err, errlen, "the only parameter a URL takes is ?db=N");
         return -1;
     }
     if (db_given) {
-        set_error(err, errlen, "the database is given twice (path and ?db=)");
+        format_error(err, errlen, "the database is given twice (path and ?db=)");
         return -1;
     }
     long db;
     if (parse_number(text + 3, strlen(text + 3), 0, INT_MAX, &db) != 0) {
-        set_error(err, errlen, "db must be a database number (0, 1, ...)");
+        format_error(err, errlen, "db must be a database number (0, 1, ...)");
         return -1;
     }
     target->db = (int)db;
@@ -196,11 +186,11 @@ int redis_target_parse(const char *url, redis_target *target, char *err, size_t 
         rest = url + 7;
         target->is_unix = 1;
     } else if (strncmp(url, "rediss://", 9) == 0) {
-        set_error(err, errlen, "rediss:// (TLS) is not supported: Debian 12's hiredis has no TLS; "
+        format_error(err, errlen, "rediss:// (TLS) is not supported: Debian 12's hiredis has no TLS; "
                                "use a unix socket or a TLS tunnel (stunnel, ssh)");
         return -1;
     } else {
-        set_error(err, errlen, "must start with redis:// or unix://");
+        format_error(err, errlen, "must start with redis:// or unix://");
         return -1;
     }
     const char *query = strchr(rest, '?');
@@ -221,11 +211,11 @@ int redis_target_parse(const char *url, redis_target *target, char *err, size_t 
     if (target->is_unix) {
         size_t path_length = (size_t)(query - rest);
         if (path_length == 0 || rest[0] != '/') {
-            set_error(err, errlen, "a unix socket URL names an absolute path: unix:///run/redis.sock");
+            format_error(err, errlen, "a unix socket URL names an absolute path: unix:///run/redis.sock");
             goto fail;
         }
         if (path_length > REDIS_SOCKET_PATH_MAX) {
-            set_error(err, errlen, "the socket path is longer than %d bytes", REDIS_SOCKET_PATH_MAX);
+            format_error(err, errlen, "the socket path is longer than %d bytes", REDIS_SOCKET_PATH_MAX);
             goto fail;
         }
         memcpy(target->socket_path, rest, path_length);
@@ -238,7 +228,7 @@ int redis_target_parse(const char *url, redis_target *target, char *err, size_t 
         if (slash != NULL && slash + 1 < query) {
             long db;
             if (parse_number(slash + 1, (size_t)(query - slash - 1), 0, INT_MAX, &db) != 0) {
-                set_error(err, errlen, "the path must be a database number (/0, /1, ...)");
+                format_error(err, errlen, "the path must be a database number (/0, /1, ...)");
                 goto fail;
             }
             target->db = (int)db;
@@ -307,17 +297,17 @@ static long walk_template(const char *text, const char *source, const char *stra
         if ((c[0] == '{' && c[1] == '{') || (c[0] == '}' && c[1] == '}')) {
             c += 2;
         } else if (c[0] == '}') {
-            set_error(err, errlen, "a lone '}' (write }} for a literal brace)");
+            format_error(err, errlen, "a lone '}' (write }} for a literal brace)");
             return -1;
         } else if (c[0] == '{') {
             const char *close = strchr(c, '}');
             if (close == NULL) {
-                set_error(err, errlen, "a '{' without its '}' (write {{ for a literal brace)");
+                format_error(err, errlen, "a '{' without its '}' (write {{ for a literal brace)");
                 return -1;
             }
             enum key_part kind = placeholder_kind(c + 1, (size_t)(close - c - 1));
             if (kind == KEY_UNKNOWN) {
-                set_error(err, errlen, "unknown placeholder {%.*s}: the key takes {source} and {strategy}",
+                format_error(err, errlen, "unknown placeholder {%.*s}: the key takes {source} and {strategy}",
                           (int)(close - c - 1 > 40 ? 40 : close - c - 1), c + 1);
                 return -1;
             }
@@ -332,7 +322,7 @@ static long walk_template(const char *text, const char *source, const char *stra
         length += piece_length;
     }
     if (length == 0) {
-        set_error(err, errlen, "the key is empty");
+        format_error(err, errlen, "the key is empty");
         return -1;
     }
     return (long)length;
