@@ -28,30 +28,8 @@
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
-
-for tool in redis-server redis-cli; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "FAIL: $tool not found: apt-get install redis-server redis-tools"
-        exit 1
-    fi
-done
-consumer=$top_srcdir/scripts/redis-consumer
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamcut-redis.XXXXXX")
-started=()
-cleanup() {
-    for pid in "${started[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp"
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+. "$(dirname "$0")/redis_lib.sh"
+redis_scratch redis
 
 # start_redis PORT NAME [redis-server options...]: runs in the background,
 # pid in redis_pid, waits until it answers PING.
@@ -63,23 +41,7 @@ start_redis() {
         --logfile "$tmp/redis-$name.log" "$@" &
     redis_pid=$!
     started+=("$redis_pid")
-    local ticks=0
-    until redis-cli -p "$port" PING 2>/dev/null | grep -q -e PONG -e NOAUTH; do
-        ticks=$((ticks + 1))
-        if [ "$ticks" -gt 100 ]; then
-            echo "FAIL: redis-server on port $port did not start"
-            cat "$tmp/redis-$name.log"
-            exit 1
-        fi
-        sleep 0.1
-    done
-}
-
-# counter INSTANCE NAME LOG: a value from the end-of-run stats, 0 if absent.
-counter() {
-    local value
-    value=$(grep -o "\[$1\] \(counters\|segments\):.*" "$3" | grep -o "\b$2=[0-9]*" | head -n1 | cut -d= -f2)
-    echo "${value:-0}"
+    redis_wait_ping "$port" "$tmp/redis-$name.log"
 }
 
 line_count() { # FILE: its lines, 0 while it does not exist
@@ -100,12 +62,6 @@ end
 return out" 1 "$2" "$3" "${4:-value}"
 }
 
-# testsrc_source NAME DURATION [extra lines]: a small, fast test stream.
-testsrc_source() {
-    printf '[source %s]\nmodule = testsrc\nduration = %s\nsize = 160x90\nrate = 10\ngop = 5\n' "$1" "$2"
-    shift 2
-    for line in "$@"; do printf '%s\n' "$line"; done
-}
 
 # ---- entries, payload, consumer group --------------------------------------
 port=$(free_port)

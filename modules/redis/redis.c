@@ -14,10 +14,17 @@
  * nor a black-holed server holds a worker, or shutdown, longer than
  * retry_for.
  *
+ * Redis Cluster: url names any one node. The sink hashes each key to its
+ * slot and sends the entry to the node that owns it, learning owners from
+ * MOVED replies (and following ASK once, during a resharding); a node that
+ * becomes unreachable is forgotten, so the next entry asks url's node
+ * again. At most CLUSTER_NODES_MAX nodes, each with its own connection.
+ *
  * Delivery is at least once: when a connection dies after the server
  * applied an XADD but before its reply arrived, the retry adds the entry
  * again (consumers may key on source, strategy and index).
  */
+#include "redis_cluster.h"
 #include "redis_config.h"
 #include "../common/segment_record.h"
 
@@ -42,6 +49,12 @@
 #define TARGET_TEXT_MAX 512
 /* ".<source name>" after a set member's field names. */
 #define SC_NAME_SUFFIX_MAX 128
+/* Cluster nodes one sink keeps connections to (a slot owner is stored in a
+ * byte). */
+#define CLUSTER_NODES_MAX 64
+/* Redirects one entry may follow: a slot moves once in a resharding, so
+ * more means nodes that disagree. */
+#define REDIRECTS_MAX 5
 
 enum include_level { INCLUDE_JSON, INCLUDE_FILE, INCLUDE_PAYLOAD };
 
@@ -52,12 +65,21 @@ enum connect_result {
     CONNECT_REJECTED      /* the server said no: wrong password, bad db */
 };
 
+/* A server the sink talks to: url's (nodes[0]), or a Cluster node a
+ * redirect named. */
+typedef struct redis_node {
+    char host[REDIS_HOST_MAX + 1];
+    int port;
+    redisContext *connection;
+    int ever_connected;
+    char text[TARGET_TEXT_MAX];   /* for logs: url's text (password redacted) or "Cluster node host:port" */
+} redis_node;
+
 typedef struct redis_sink {
     const sc_host_api *host;
     sc_ctx *ctx;
     record_source from;
     redis_target target;
-    char target_text[TARGET_TEXT_MAX];   /* for logs: password redacted */
     const char *key_template;
     enum include_level include;
     int64_t maxlen;
@@ -67,8 +89,11 @@ typedef struct redis_sink {
     int64_t retry_for_ns;
     int64_t reconnect_max_delay_ns;
 
-    redisContext *connection;
-    int ever_connected;
+    redis_node nodes[CLUSTER_NODES_MAX];
+    int node_count;
+    /* Each slot's owner as a node index + 1; 0: not known, ask nodes[0]. */
+    unsigned char slot_owner[REDIS_CLUSTER_SLOTS];
+    int current;               /* the node of the attempt at hand */
     int64_t outage_since;      /* monotonic ns the server was first missed; 0 when fine */
     int64_t backoff_ns;
     int gave_up;               /* the outage outlasted retry_for */
@@ -80,7 +105,8 @@ typedef struct redis_sink {
 static const sc_option_spec redis_options[] = {
     { .name = "url", .type = SC_OPT_STRING, .default_value = "redis://127.0.0.1:6379/0",
       .help = "redis://[[user]:password@]host[:port][/db] or unix://[[user]:password@]/path?db=N; "
-              "keep a password out of the file with url = ${REDIS_URL}" },
+              "keep a password out of the file with url = ${REDIS_URL}; for Redis Cluster, any one node "
+              "(entries follow MOVED and ASK to the node that owns their key)" },
     { .name = "key", .type = SC_OPT_STRING, .default_value = "streamcut:{source}",
       .help = "stream key: {source} and {strategy} (a sync set's name for both), {{ and }} for "
               "literal braces (a Cluster hash tag)" },
@@ -134,11 +160,17 @@ static struct timeval timeval_from_ns(int64_t ns)
                              .tv_usec = (suseconds_t)(ns % SC_NSEC_PER_SEC / 1000) };
 }
 
-static void close_connection(redis_sink *sink)
+static void close_connection(redis_node *node)
 {
-    if (sink->connection != NULL)
-        redisFree(sink->connection);
-    sink->connection = NULL;
+    if (node->connection != NULL)
+        redisFree(node->connection);
+    node->connection = NULL;
+}
+
+static void close_all_connections(redis_sink *sink)
+{
+    for (int i = 0; i < sink->node_count; i++)
+        close_connection(&sink->nodes[i]);
 }
 
 /* What went wrong on a connection; hiredis reports a reply that did not
@@ -163,11 +195,12 @@ static int is_transient_reply(const char *text)
 }
 
 /* One handshake command (AUTH, SELECT, PING) on a fresh connection. */
-static enum connect_result handshake_step(redis_sink *sink, int argc, const char **argv, const char *what)
+static enum connect_result handshake_step(redis_sink *sink, redisContext *connection, int argc, const char **argv,
+                                          const char *what)
 {
-    redisReply *reply = redisCommandArgv(sink->connection, argc, argv, NULL);
+    redisReply *reply = redisCommandArgv(connection, argc, argv, NULL);
     if (reply == NULL) {
-        set_last_error(sink, connection_problem(sink->connection));
+        set_last_error(sink, connection_problem(connection));
         return CONNECT_UNREACHABLE;
     }
     enum connect_result result = CONNECT_OK;
@@ -181,30 +214,34 @@ static enum connect_result handshake_step(redis_sink *sink, int argc, const char
     return result;
 }
 
-static enum connect_result open_connection(redis_sink *sink)
+/* Opens a connection to nodes[index]: url's server, or a Cluster node on
+ * TCP. Every node gets url's credentials (a Cluster shares its users). */
+static enum connect_result open_connection(redis_sink *sink, int index)
 {
-    close_connection(sink);
+    redis_node *node = &sink->nodes[index];
+    close_connection(node);
     const redis_target *target = &sink->target;
-    sink->connection = target->is_unix
-                           ? redisConnectUnixWithTimeout(target->socket_path, sink->connect_timeout)
-                           : redisConnectWithTimeout(target->host, target->port, sink->connect_timeout);
-    if (sink->connection == NULL) {
+    int is_unix = index == 0 && target->is_unix;
+    redisContext *connection = is_unix ? redisConnectUnixWithTimeout(target->socket_path, sink->connect_timeout)
+                                       : redisConnectWithTimeout(node->host, node->port, sink->connect_timeout);
+    node->connection = connection;
+    if (connection == NULL) {
         set_last_error(sink, "out of memory");
         return CONNECT_UNREACHABLE;
     }
-    if (sink->connection->err != 0) {
-        set_last_error(sink, sink->connection->errstr);
-        close_connection(sink);
+    if (connection->err != 0) {
+        set_last_error(sink, connection->errstr);
+        close_connection(node);
         return CONNECT_UNREACHABLE;
     }
     /* A server that accepts and then never answers must not hold the worker. */
-    if (redisSetTimeout(sink->connection, sink->command_timeout) != REDIS_OK) {
+    if (redisSetTimeout(connection, sink->command_timeout) != REDIS_OK) {
         set_last_error(sink, "cannot set the command timeout");
-        close_connection(sink);
+        close_connection(node);
         return CONNECT_UNREACHABLE;
     }
-    if (!target->is_unix)
-        redisEnableKeepAlive(sink->connection);
+    if (!is_unix)
+        redisEnableKeepAlive(connection);
 
     enum connect_result result = CONNECT_OK;
     if (target->password != NULL) {
@@ -213,32 +250,72 @@ static enum connect_result open_connection(redis_sink *sink)
         char what[160];
         snprintf(what, sizeof(what), "authentication%s%.100s failed", target->user ? " as " : "",
                  target->user ? target->user : "");
-        result = target->user ? handshake_step(sink, 3, auth_user, what)
-                              : handshake_step(sink, 2, auth_default, what);
+        result = target->user ? handshake_step(sink, connection, 3, auth_user, what)
+                              : handshake_step(sink, connection, 2, auth_default, what);
     }
     char db_text[16];
     snprintf(db_text, sizeof(db_text), "%d", target->db);
     const char *select[] = { "SELECT", db_text };
     if (result == CONNECT_OK && target->db != 0)
-        result = handshake_step(sink, 2, select, "selecting the database failed");
+        result = handshake_step(sink, connection, 2, select, "selecting the database failed");
     const char *ping[] = { "PING" };
     if (result == CONNECT_OK)
-        result = handshake_step(sink, 1, ping, "the server refuses commands (a password in url?)");
+        result = handshake_step(sink, connection, 1, ping, "the server refuses commands (a password in url?)");
     if (result != CONNECT_OK) {
-        close_connection(sink);
+        close_connection(node);
         return result;
     }
-    if (sink->ever_connected)
+    if (node->ever_connected)
         sink->host->counter_add(sink->ctx, "reconnects", 1);
-    sink->ever_connected = 1;
+    node->ever_connected = 1;
     return CONNECT_OK;
+}
+
+/* ---- Cluster routing ---- */
+
+/* The node an entry for this key goes to first. */
+static int node_for_key(const redis_sink *sink, const char *key, size_t length)
+{
+    int owner = sink->slot_owner[redis_cluster_key_slot(key, length)];
+    return owner > 0 ? owner - 1 : 0;
+}
+
+/* The index of the node at host:port (an empty host: the one at
+ * `answered`), added when new; -1 when the table is full. */
+static int node_named(redis_sink *sink, const redis_redirect *redirect, int answered)
+{
+    const char *host = redirect->host[0] ? redirect->host : sink->nodes[answered].host;
+    for (int i = 0; i < sink->node_count; i++)
+        if (sink->nodes[i].port == redirect->port && strcmp(sink->nodes[i].host, host) == 0)
+            return i;
+    if (sink->node_count == CLUSTER_NODES_MAX)
+        return -1;
+    redis_node *node = &sink->nodes[sink->node_count];
+    *node = (redis_node){ .port = redirect->port };
+    snprintf(node->host, sizeof(node->host), "%s", host);
+    int bracket = strchr(host, ':') != NULL;
+    snprintf(node->text, sizeof(node->text), "Cluster node %s%s%s:%d", bracket ? "[" : "", host, bracket ? "]" : "",
+             redirect->port);
+    return sink->node_count++;
+}
+
+/* A node that cannot be reached owns nothing any more as far as the sink
+ * knows: its slots are asked of url's node again, which knows the new
+ * owners after a failover. */
+static void forget_node(redis_sink *sink, int index)
+{
+    if (index == 0)
+        return;
+    for (int slot = 0; slot < REDIS_CLUSTER_SLOTS; slot++)
+        if (sink->slot_owner[slot] == index + 1)
+            sink->slot_owner[slot] = 0;
 }
 
 /* The server answered: end the outage, if any. */
 static void note_server_back(redis_sink *sink)
 {
     if (sink->outage_since != 0 || sink->gave_up)
-        sink->host->log(sink->ctx, SC_LOG_INFO, "%s answers again after %.1f s", sink->target_text,
+        sink->host->log(sink->ctx, SC_LOG_INFO, "%s answers again after %.1f s", sink->nodes[sink->current].text,
                         (double)(sink->host->monotonic_ns() - sink->outage_since) / SC_NSEC_PER_SEC);
     sink->outage_since = 0;
     sink->gave_up = 0;
@@ -254,7 +331,8 @@ static int wait_before_retry(redis_sink *sink)
         sink->outage_since = now;
         sink->backoff_ns = FIRST_RETRY_DELAY_NS;
         sink->host->log(sink->ctx, SC_LOG_WARNING, "%s unreachable (%s): retrying for up to %.1f s",
-                        sink->target_text, sink->last_error, (double)sink->retry_for_ns / SC_NSEC_PER_SEC);
+                        sink->nodes[sink->current].text, sink->last_error,
+                        (double)sink->retry_for_ns / SC_NSEC_PER_SEC);
     }
     int64_t deadline = sink->outage_since + sink->retry_for_ns;
     if (now >= deadline) {
@@ -262,7 +340,7 @@ static int wait_before_retry(redis_sink *sink)
             sink->host->log(sink->ctx, SC_LOG_ERROR,
                             "%s still unreachable after %.1f s (%s): segments fail until it answers "
                             "(tried every %.1f s)",
-                            sink->target_text, (double)(now - sink->outage_since) / SC_NSEC_PER_SEC,
+                            sink->nodes[sink->current].text, (double)(now - sink->outage_since) / SC_NSEC_PER_SEC,
                             sink->last_error, (double)sink->reconnect_max_delay_ns / SC_NSEC_PER_SEC);
         sink->gave_up = 1;
         sink->next_attempt_at = now + sink->reconnect_max_delay_ns;
@@ -484,35 +562,62 @@ static void args_add_clip(redis_sink *sink, entry_args *args, const sc_segment *
 
 /* ---- publishing ---- */
 
-/* Sends the XADD; returns SC_OK, or an error after logging why. */
+/* Sends the XADD (to the Cluster node that owns its key); returns SC_OK,
+ * or an error after logging why. */
 static int publish(redis_sink *sink, const entry_args *args, const char *what)
 {
     if (args->failed) {
         sink->host->log(sink->ctx, SC_LOG_ERROR, "out of memory building the entry of %s", what);
         return SC_ERR_NOMEM;
     }
+    /* XADD's key is its second argument. */
+    sink->current = node_for_key(sink, args->values[1], args->lengths[1]);
+    int asking = 0;
+    int redirects = 0;
     /* A connection the server closed while idle (its `timeout`, a restart
      * long ago) deserves one immediate new one before any backoff. */
     int may_retry_at_once = 1;
     for (;;) {
-        if (sink->connection == NULL) {
+        redis_node *node = &sink->nodes[sink->current];
+        if (node->connection == NULL) {
             if (sink->gave_up && sink->host->monotonic_ns() < sink->next_attempt_at)
                 return SC_ERR_IO;
-            enum connect_result result = open_connection(sink);
+            enum connect_result result = open_connection(sink, sink->current);
             if (result == CONNECT_REJECTED) {
-                log_problem(sink, SC_LOG_ERROR, "%s: %s", sink->target_text, sink->last_error);
+                log_problem(sink, SC_LOG_ERROR, "%s: %s", node->text, sink->last_error);
                 return SC_ERR_IO;
             }
             if (result != CONNECT_OK) {
                 if (!wait_before_retry(sink))
                     return SC_ERR_IO;
+                if (sink->current != 0) {
+                    forget_node(sink, sink->current);
+                    sink->current = 0;
+                    asking = 0;
+                }
                 continue;
             }
         }
-        redisReply *reply = redisCommandArgv(sink->connection, (int)args->count, args->values, args->lengths);
+        redisReply *reply = NULL;
+        if (asking) {
+            /* ASK: this node takes the key for the next command only. */
+            reply = redisCommand(node->connection, "ASKING");
+            if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+                set_last_error(sink, reply->str);
+                freeReplyObject(reply);
+                log_problem(sink, SC_LOG_ERROR, "%s refused ASKING for %s: %s", node->text, what, sink->last_error);
+                return SC_ERR_IO;
+            }
+            if (reply != NULL) {
+                freeReplyObject(reply);
+                reply = NULL;
+            }
+        }
+        if (node->connection->err == 0)
+            reply = redisCommandArgv(node->connection, (int)args->count, args->values, args->lengths);
         if (reply == NULL) {
-            set_last_error(sink, connection_problem(sink->connection));
-            close_connection(sink);
+            set_last_error(sink, connection_problem(node->connection));
+            close_connection(node);
             if (may_retry_at_once && sink->outage_since == 0) {
                 may_retry_at_once = 0;
                 continue;
@@ -524,19 +629,34 @@ static int publish(redis_sink *sink, const entry_args *args, const char *what)
         if (reply->type == REDIS_REPLY_ERROR) {
             set_last_error(sink, reply->str);
             int transient = is_transient_reply(reply->str);
+            redis_redirect redirect;
+            int redirected = redis_cluster_parse_redirect(reply->str, &redirect) == 0;
             freeReplyObject(reply);
             if (transient) {
-                close_connection(sink);
+                close_connection(node);
                 if (!wait_before_retry(sink))
                     return SC_ERR_IO;
                 continue;
             }
-            /* One connection means one Cluster node: say how to stay on it. */
-            int moved = strncmp(sink->last_error, "MOVED", 5) == 0 || strncmp(sink->last_error, "ASK", 3) == 0;
-            log_problem(sink, SC_LOG_ERROR, "%s refused %s: %s%s", sink->target_text, what, sink->last_error,
-                        moved ? " (the sink talks to one Cluster node: point url at the node that owns "
-                                "the key, or give every key one hash tag, key = {{streamcut}}:{source})"
-                              : "");
+            if (redirected && redirects < REDIRECTS_MAX) {
+                int next = node_named(sink, &redirect, sink->current);
+                if (next < 0) {
+                    log_problem(sink, SC_LOG_ERROR, "%s for %s: more than %d Cluster nodes", sink->last_error, what,
+                                CLUSTER_NODES_MAX);
+                    return SC_ERR_IO;
+                }
+                redirects++;
+                sink->host->counter_add(sink->ctx, redirect.ask ? "cluster_ask_redirects" : "cluster_redirects", 1);
+                if (!redirect.ask)
+                    sink->slot_owner[redirect.slot] = (unsigned char)(next + 1);
+                asking = redirect.ask;
+                sink->current = next;
+                continue;
+            }
+            log_problem(sink, SC_LOG_ERROR, "%s refused %s: %s%s", node->text, what, sink->last_error,
+                        redirected ? " (Cluster nodes keep redirecting: is the cluster resharding, or its "
+                                     "nodes' views split?)"
+                                   : "");
             return SC_ERR_IO;
         }
         freeReplyObject(reply);
@@ -626,23 +746,23 @@ static int redis_consume_set(void *instance, const sc_segment_set *set)
 static int redis_start(void *instance)
 {
     redis_sink *sink = instance;
-    enum connect_result result = open_connection(sink);
+    enum connect_result result = open_connection(sink, 0);
     if (result == CONNECT_REJECTED) {
-        sink->host->log(sink->ctx, SC_LOG_ERROR, "%s: %s", sink->target_text, sink->last_error);
+        sink->host->log(sink->ctx, SC_LOG_ERROR, "%s: %s", sink->nodes[0].text, sink->last_error);
         return SC_ERR_PERMANENT;
     }
     if (result == CONNECT_UNREACHABLE)
         sink->host->log(sink->ctx, SC_LOG_WARNING,
                         "%s is not reachable yet (%s): each segment will wait up to %.1f s for it",
-                        sink->target_text, sink->last_error, (double)sink->retry_for_ns / SC_NSEC_PER_SEC);
+                        sink->nodes[0].text, sink->last_error, (double)sink->retry_for_ns / SC_NSEC_PER_SEC);
     else
-        sink->host->log(sink->ctx, SC_LOG_DEBUG, "connected to %s", sink->target_text);
+        sink->host->log(sink->ctx, SC_LOG_DEBUG, "connected to %s", sink->nodes[0].text);
     return SC_OK;
 }
 
 static void redis_stop(void *instance)
 {
-    close_connection(instance);
+    close_all_connections(instance);
 }
 
 static void redis_destroy(void *instance)
@@ -650,7 +770,7 @@ static void redis_destroy(void *instance)
     redis_sink *sink = instance;
     if (sink == NULL)
         return;
-    close_connection(sink);
+    close_all_connections(sink);
     redis_target_clear(&sink->target);
     free(sink);
 }
@@ -672,7 +792,11 @@ static int redis_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
         redis_destroy(sink);
         return SC_ERR_INVALID;
     }
-    redis_target_describe(&sink->target, sink->target_text, sizeof(sink->target_text));
+    redis_node *first = &sink->nodes[0];
+    snprintf(first->host, sizeof(first->host), "%s", sink->target.host);
+    first->port = sink->target.port;
+    redis_target_describe(&sink->target, first->text, sizeof(first->text));
+    sink->node_count = 1;
     sink->key_template = host->option_string(ctx, "key");
     if (sink->key_template == NULL ||
         redis_key_template_check(sink->key_template, reason, sizeof(reason)) != 0) {
@@ -691,7 +815,7 @@ static int redis_create(const sc_host_api *host, sc_ctx *ctx, void **instance)
     sink->command_timeout = timeval_from_ns(host->option_duration(ctx, "command_timeout"));
     sink->retry_for_ns = host->option_duration(ctx, "retry_for");
     sink->reconnect_max_delay_ns = host->option_duration(ctx, "reconnect_max_delay");
-    host->log(ctx, SC_LOG_DEBUG, "publishing to %s, key %s", sink->target_text, sink->key_template);
+    host->log(ctx, SC_LOG_DEBUG, "publishing to %s, key %s", sink->nodes[0].text, sink->key_template);
     *instance = sink;
     return SC_OK;
 }
