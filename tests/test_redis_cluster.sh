@@ -12,7 +12,7 @@
 # - Resharding: a slot half migrated (MIGRATING on its owner, IMPORTING on
 #   another node): every entry follows ASK to the importing node
 #   (cluster_ask_redirects = entries), where it is found after the slot is
-#   handed over.
+#   handed over; redis-consumer reads them meanwhile, through ASK as well.
 # - Failover: a node killed for good mid-run on a live source, its replica
 #   taking over: url's node's stream loses nothing, every segment is
 #   accounted for (entries_added + entries_failed + dropped_overflow), and
@@ -220,6 +220,16 @@ if [ "$rc" -eq 0 ] && [ "$moving" -ge 2 ] && [ "$asks" -eq "$moving" ] &&
 else
     fail "migrating slot: exit $rc, $moving records, $asks ASKs, $(counter spread entries_added moving.err) added"
     cat moving.err
+fi
+rc=0
+timeout 30 python3 "$consumer" --port "${ports[1]}" --key sc:moving --group workers --consumer w1 \
+    --idle-exit 1 >moving-consumer.out 2>moving-consumer.err || rc=$?
+read_count=$(grep -c '"source"' moving-consumer.out || true)
+if [ "$rc" -eq 0 ] && [ "$read_count" -eq "$moving" ]; then
+    pass "redis-consumer reads all $moving entries of the migrating slot (through ASK)"
+else
+    fail "consumer on the migrating slot: exit $rc, $read_count of $moving entries"
+    cat moving-consumer.err
 fi
 for n in 1 2 3; do
     redis-cli -p "${ports[$n]}" CLUSTER SETSLOT "$slot" NODE "$(node_id "$ask_target")" >/dev/null
