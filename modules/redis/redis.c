@@ -73,6 +73,10 @@ typedef struct redis_node {
     redisContext *connection;
     int ever_connected;
     char text[TARGET_TEXT_MAX];   /* for logs: url's text (password redacted) or "Cluster node host:port" */
+    int64_t outage_since;         /* monotonic ns the server was first missed; 0 when fine */
+    int64_t backoff_ns;
+    int gave_up;                  /* the outage outlasted retry_for */
+    int64_t next_attempt_at;      /* after giving up: when to try the server again */
 } redis_node;
 
 typedef struct redis_sink {
@@ -94,10 +98,6 @@ typedef struct redis_sink {
     /* Each slot's owner as a node index + 1; 0: not known, ask nodes[0]. */
     unsigned char slot_owner[REDIS_CLUSTER_SLOTS];
     int current;               /* the node of the attempt at hand */
-    int64_t outage_since;      /* monotonic ns the server was first missed; 0 when fine */
-    int64_t backoff_ns;
-    int gave_up;               /* the outage outlasted retry_for */
-    int64_t next_attempt_at;   /* after giving up: when to try the server again */
     char last_error[PROBLEM_TEXT_MAX];
     char last_logged[PROBLEM_TEXT_MAX];
 } redis_sink;
@@ -314,11 +314,12 @@ static void forget_node(redis_sink *sink, int index)
 /* The server answered: end the outage, if any. */
 static void note_server_back(redis_sink *sink)
 {
-    if (sink->outage_since != 0 || sink->gave_up)
-        sink->host->log(sink->ctx, SC_LOG_INFO, "%s answers again after %.1f s", sink->nodes[sink->current].text,
-                        (double)(sink->host->monotonic_ns() - sink->outage_since) / SC_NSEC_PER_SEC);
-    sink->outage_since = 0;
-    sink->gave_up = 0;
+    redis_node *node = &sink->nodes[sink->current];
+    if (node->outage_since != 0 || node->gave_up)
+        sink->host->log(sink->ctx, SC_LOG_INFO, "%s answers again after %.1f s", node->text,
+                        (double)(sink->host->monotonic_ns() - node->outage_since) / SC_NSEC_PER_SEC);
+    node->outage_since = 0;
+    node->gave_up = 0;
     sink->last_logged[0] = '\0';
 }
 
@@ -326,29 +327,30 @@ static void note_server_back(redis_sink *sink)
  * retry_for; returns 0 when it is older (the caller fails the entry). */
 static int wait_before_retry(redis_sink *sink)
 {
+    redis_node *node = &sink->nodes[sink->current];
     int64_t now = sink->host->monotonic_ns();
-    if (sink->outage_since == 0) {
-        sink->outage_since = now;
-        sink->backoff_ns = FIRST_RETRY_DELAY_NS;
+    if (node->outage_since == 0) {
+        node->outage_since = now;
+        node->backoff_ns = FIRST_RETRY_DELAY_NS;
         sink->host->log(sink->ctx, SC_LOG_WARNING, "%s unreachable (%s): retrying for up to %.1f s",
-                        sink->nodes[sink->current].text, sink->last_error,
+                        node->text, sink->last_error,
                         (double)sink->retry_for_ns / SC_NSEC_PER_SEC);
     }
-    int64_t deadline = sink->outage_since + sink->retry_for_ns;
+    int64_t deadline = node->outage_since + sink->retry_for_ns;
     if (now >= deadline) {
-        if (!sink->gave_up)
+        if (!node->gave_up)
             sink->host->log(sink->ctx, SC_LOG_ERROR,
                             "%s still unreachable after %.1f s (%s): segments fail until it answers "
                             "(tried every %.1f s)",
-                            sink->nodes[sink->current].text, (double)(now - sink->outage_since) / SC_NSEC_PER_SEC,
+                            node->text, (double)(now - node->outage_since) / SC_NSEC_PER_SEC,
                             sink->last_error, (double)sink->reconnect_max_delay_ns / SC_NSEC_PER_SEC);
-        sink->gave_up = 1;
-        sink->next_attempt_at = now + sink->reconnect_max_delay_ns;
+        node->gave_up = 1;
+        node->next_attempt_at = now + sink->reconnect_max_delay_ns;
         return 0;
     }
-    int64_t delay = sink->backoff_ns < deadline - now ? sink->backoff_ns : deadline - now;
+    int64_t delay = node->backoff_ns < deadline - now ? node->backoff_ns : deadline - now;
     sc_sleep_ns(delay);
-    sink->backoff_ns = sink->backoff_ns * 2 < sink->reconnect_max_delay_ns ? sink->backoff_ns * 2
+    node->backoff_ns = node->backoff_ns * 2 < sink->reconnect_max_delay_ns ? node->backoff_ns * 2
                                                                            : sink->reconnect_max_delay_ns;
     return 1;
 }
@@ -580,7 +582,7 @@ static int publish(redis_sink *sink, const entry_args *args, const char *what)
     for (;;) {
         redis_node *node = &sink->nodes[sink->current];
         if (node->connection == NULL) {
-            if (sink->gave_up && sink->host->monotonic_ns() < sink->next_attempt_at)
+            if (node->gave_up && sink->host->monotonic_ns() < node->next_attempt_at)
                 return SC_ERR_IO;
             enum connect_result result = open_connection(sink, sink->current);
             if (result == CONNECT_REJECTED) {
@@ -588,13 +590,17 @@ static int publish(redis_sink *sink, const entry_args *args, const char *what)
                 return SC_ERR_IO;
             }
             if (result != CONNECT_OK) {
-                if (!wait_before_retry(sink))
-                    return SC_ERR_IO;
+                int keep_trying = wait_before_retry(sink);
                 if (sink->current != 0) {
+                    /* Ask url's node who owns the slot now: a failover
+                     * may have moved it. */
                     forget_node(sink, sink->current);
                     sink->current = 0;
                     asking = 0;
+                    redirects = 0;
                 }
+                if (!keep_trying)
+                    return SC_ERR_IO;
                 continue;
             }
         }
@@ -618,7 +624,7 @@ static int publish(redis_sink *sink, const entry_args *args, const char *what)
         if (reply == NULL) {
             set_last_error(sink, connection_problem(node->connection));
             close_connection(node);
-            if (may_retry_at_once && sink->outage_since == 0) {
+            if (may_retry_at_once && node->outage_since == 0) {
                 may_retry_at_once = 0;
                 continue;
             }
