@@ -127,12 +127,16 @@ int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *reque
      * passed at live pace, plus the timeout. */
     open->deadline = g_get_monotonic_time() + (group->timeout_ns + (request->end - request->start)) / 1000;
     g_hash_table_insert(group->open_sets, &open->index, open);
+    /* Once the lock is released the set belongs to the members: it may go
+     * out (its deadline passed, on a loaded machine) and be freed by the
+     * thread of whichever member delivers next. */
+    uint64_t index = open->index;
     g_mutex_unlock(&group->lock);
     for (guint i = 0; i < group->members->len; i++) {
         sc_source_runtime *member = g_ptr_array_index(group->members, i);
         sc_strategy_runtime *shadow = g_ptr_array_index(group->shadows, i);
         sync_request *queued = g_new0(sync_request, 1);
-        queued->index = open->index;
+        queued->index = index;
         queued->request = *request;
         queued->request.struct_size = sizeof queued->request;
         queued->request.label = NULL;
@@ -142,7 +146,7 @@ int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *reque
         g_mutex_unlock(&shadow->requests_lock);
         sc_buffer_wake_readers(member->buffer);
     }
-    return (int64_t)open->index;
+    return (int64_t)index;
 }
 
 static bool set_is_open(sc_sync_group *group, uint64_t index)
