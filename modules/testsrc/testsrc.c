@@ -825,12 +825,17 @@ static int feed_encoder(testsrc *source, encoded_stream *stream)
         if (stream == &source->video) {
             int64_t index = stream->next_input;
             int64_t scene = scene_of_frame(source, index);
+            int cut = scene != source->current_scene && source->current_scene >= 0;
             if (scene != source->current_scene) {
-                if (source->current_scene >= 0)
+                if (cut)
                     source->host->counter_add(source->ctx, "scene_changes", 1);
                 render_scene(source, scene);
             }
             draw_frame(source, input, index, scene);
+            /* A keyframe at every cut, as x264's scenecut would place it
+             * for a real camera cut (its own detector misses some of ours,
+             * e.g. within min-keyint of the last keyframe). */
+            input->pict_type = cut ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
             input->pts = index;
             stream->next_input++;
         } else {
