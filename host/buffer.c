@@ -411,8 +411,10 @@ bool sc_buffer_push(sc_buffer *buffer, sc_packet *packet)
         g_array_append_val(buffer->keyframes, entry);
         buffer->held_keyframes++;
     }
-    enforce_limits(buffer);
+    /* Readers hear of the packet before the limits are enforced: a file
+     * input's writer may wait there for them to read it. */
     pthread_cond_broadcast(&buffer->data_arrived);
+    enforce_limits(buffer);
     sc_memory_governor *governor = buffer->governor;
     pthread_mutex_unlock(&buffer->lock);
     if (governor && atomic_load_explicit(&governor->total, memory_order_relaxed) > governor->cap)

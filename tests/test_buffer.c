@@ -229,12 +229,15 @@ typedef struct writer_job {
     sc_buffer *buffer;
     int packets;
     sc_buffer_reader *reader;
+    int first;          /* number of the first packet */
+    gulong delay_us;    /* before the first push */
 } writer_job;
 
 static gpointer write_packets(gpointer data)
 {
     writer_job *job = data;
-    for (int n = 0; n < job->packets; n++) sc_buffer_push(job->buffer, video_packet(n, 10, 32));
+    if (job->delay_us) g_usleep(job->delay_us);
+    for (int n = job->first; n < job->packets; n++) sc_buffer_push(job->buffer, video_packet(n, 10, 32));
     sc_buffer_end(job->buffer);
     return NULL;
 }
@@ -316,6 +319,42 @@ START_TEST(a_batch_stays_until_its_reader_comes_back)
     }
     g_thread_join(writer);
     ck_assert_uint_eq(expected, 200);
+    assert_accounting(buffer);
+    sc_buffer_reader_free(buffer, reader);
+    sc_buffer_free(buffer);
+}
+END_TEST
+
+/* A file input's writer that pushes past the limit while a reader holds
+ * the head waits for that reader to take the new packet: the reader,
+ * asleep for data, must hear of it first. The reader waits up to an hour
+ * for data, so a lost wake-up hangs the test. */
+START_TEST(a_reader_hears_of_the_packet_its_writer_then_waits_on)
+{
+    sc_buffer *buffer = new_buffer(30, 0, 0);
+    sc_buffer_set_live(buffer, false);
+    sc_buffer_reader *reader = sc_buffer_reader_new(buffer);
+    sc_buffer_reader_hold(buffer, reader, 0);
+    for (int n = 0; n < 30; n++) sc_buffer_push(buffer, video_packet(n, 10, 32));
+    const sc_packet *batch[64];
+    bool at_end = false;
+    size_t count = sc_buffer_read(buffer, reader, batch, 64, 0, &at_end);
+    ck_assert_uint_eq(count, 30);
+    for (size_t i = 0; i < count; i++) sc_packet_unref(batch[i]);
+    /* The reader is asleep for data by the time the writer goes on. */
+    writer_job job = {.buffer = buffer, .reader = reader, .first = 30, .packets = 50, .delay_us = 100 * 1000};
+    GThread *writer = g_thread_new("writer", write_packets, &job);
+    uint64_t expected = 30;
+    while (!at_end) {
+        count = sc_buffer_read(buffer, reader, batch, 64, 3600 * SC_NSEC_PER_SEC, &at_end);
+        for (size_t i = 0; i < count; i++) {
+            ck_assert_uint_eq(batch[i]->seq, expected++);
+            sc_packet_unref(batch[i]);
+        }
+    }
+    g_thread_join(writer);
+    ck_assert_uint_eq(expected, 50);
+    sc_buffer_reader_hold(buffer, reader, UINT64_MAX);
     assert_accounting(buffer);
     sc_buffer_reader_free(buffer, reader);
     sc_buffer_free(buffer);
@@ -789,6 +828,7 @@ int main(void)
     tcase_add_test(readers, live_reader_that_falls_behind_counts_what_it_missed);
     tcase_add_test(readers, file_input_waits_for_readers_instead_of_dropping);
     tcase_add_test(readers, a_batch_stays_until_its_reader_comes_back);
+    tcase_add_test(readers, a_reader_hears_of_the_packet_its_writer_then_waits_on);
     suite_add_tcase(suite, readers);
     TCase *clock = tcase_create("clock");
     tcase_add_test(clock, clock_starts_at_zero_and_keeps_streams_relative);
