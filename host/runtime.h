@@ -263,6 +263,8 @@ void sc_sync_group_deliver(sc_sync_group *group, int member, uint64_t index, con
 void sc_sync_group_expire(sc_sync_group *group, bool all);
 /** Shadow thread: turn queued requests into pending segments. */
 void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_ended);
+/** Shadow: the start (UTC) of the oldest request not taken yet, or SC_TIME_NONE. */
+int64_t sc_strategy_runtime_first_request_utc(sc_strategy_runtime *shadow);
 void sc_sync_group_free(sc_sync_group *group);
 const sc_segment_set *sc_segment_set_ref(const sc_segment_set *set);
 void sc_segment_set_unref(const sc_segment_set *set);

@@ -449,6 +449,11 @@ static void shadow_hold(sc_strategy_runtime *shadow)
     int64_t module_from = atomic_load(&group->driver_hold_utc);
     if (from == SC_TIME_NONE || atomic_load(&group->driver_done)) return;
     if (module_from != SC_TIME_NONE && module_from < from) from = module_from;
+    /* A window the driver asked for and this member has not taken yet:
+     * the driver may already hold from its end (scene does, the moment it
+     * asks), but the member still needs it from its start. */
+    int64_t waiting = sc_strategy_runtime_first_request_utc(shadow);
+    if (waiting != SC_TIME_NONE && waiting < from) from = waiting;
     int64_t media = sc_reference_clock_to_media(shadow->source->reference, from);
     if (media == SC_TIME_NONE) return;
     sc_buffer *buffer = shadow->source->buffer;

@@ -197,6 +197,15 @@ void sc_sync_group_expire(sc_sync_group *group, bool all)
     release_ready(group);
 }
 
+int64_t sc_strategy_runtime_first_request_utc(sc_strategy_runtime *shadow)
+{
+    g_mutex_lock(&shadow->requests_lock);
+    const sync_request *first = g_queue_peek_head(&shadow->requests);
+    int64_t start = first ? first->request.start : SC_TIME_NONE;
+    g_mutex_unlock(&shadow->requests_lock);
+    return start;
+}
+
 void sc_strategy_runtime_take_requests(sc_strategy_runtime *shadow, bool input_ended)
 {
     sc_sync_group *group = shadow->group;
