@@ -302,7 +302,12 @@ started+=("$child")
 sleep 2
 repl_offset() { redis-cli -p "${ports[$1]}" INFO replication | grep -o "$2:[0-9]*" | cut -d: -f2; }
 redis-cli -p "${ports[$victim_node]}" CLIENT PAUSE 10000 WRITE >/dev/null
-until [ "$(repl_offset "$victim_node" master_repl_offset)" = "$(repl_offset 4 slave_repl_offset)" ]; do sleep 0.05; done
+ticks=0
+until [ "$(repl_offset "$victim_node" master_repl_offset)" = "$(repl_offset 4 slave_repl_offset)" ]; do
+    ticks=$((ticks + 1))
+    [ "$ticks" -le 200 ] || { fail "node 4 never caught up with node $victim_node"; exit 1; }
+    sleep 0.05
+done
 # A replica answers reads only after READONLY, on the same connection.
 before_kill=$(printf 'READONLY\nXLEN outage:%s\n' "$victim" | redis-cli -p "${ports[4]}" | tail -n1)
 kill -KILL "${pids[$victim_node]}"
