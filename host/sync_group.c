@@ -127,9 +127,9 @@ int64_t sc_sync_group_emit(sc_sync_group *group, const sc_segment_request *reque
      * passed at live pace, plus the timeout. */
     open->deadline = g_get_monotonic_time() + (group->timeout_ns + (request->end - request->start)) / 1000;
     g_hash_table_insert(group->open_sets, &open->index, open);
-    /* Once the lock is released the set belongs to the members: it may go
-     * out (its deadline passed, on a loaded machine) and be freed by the
-     * thread of whichever member delivers next. */
+    /* Once the lock is released the set belongs to the members: for a
+     * window already past, every member may cut and deliver at once, and
+     * the member thread that completes the set frees it. */
     uint64_t index = open->index;
     g_mutex_unlock(&group->lock);
     for (guint i = 0; i < group->members->len; i++) {
