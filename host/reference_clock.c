@@ -203,14 +203,18 @@ void sc_reference_clock_restart(sc_reference_clock *clock)
     g_mutex_unlock(&clock->lock);
 }
 
+/* Media time on the reference clock; the clock's lock held, a fit made. */
+static double utc_of(const sc_reference_clock *clock, int64_t media_ns)
+{
+    return clock->correct_drift ? clock->intercept + clock->slope * (double)media_ns
+                                : clock->uncorrected_offset + (double)media_ns;
+}
+
 int64_t sc_reference_clock_to_utc(sc_reference_clock *clock, int64_t media_ns)
 {
     if (media_ns == SC_TIME_NONE) return SC_TIME_NONE;
     g_mutex_lock(&clock->lock);
-    int64_t utc = SC_TIME_NONE;
-    if (clock->have_fit)
-        utc = clock->correct_drift ? (int64_t)(clock->intercept + clock->slope * (double)media_ns)
-                                   : (int64_t)(clock->uncorrected_offset + (double)media_ns);
+    int64_t utc = clock->have_fit ? (int64_t)utc_of(clock, media_ns) : SC_TIME_NONE;
     g_mutex_unlock(&clock->lock);
     return utc;
 }
@@ -231,11 +235,8 @@ bool sc_reference_clock_reaches(sc_reference_clock *clock, int64_t utc_ns)
 {
     g_mutex_lock(&clock->lock);
     bool reaches = false;
-    if (clock->have_fit && clock->newest_media != SC_TIME_NONE) {
-        double newest = clock->correct_drift ? clock->intercept + clock->slope * (double)clock->newest_media
-                                             : clock->uncorrected_offset + (double)clock->newest_media;
-        reaches = newest >= (double)utc_ns;
-    }
+    if (clock->have_fit && clock->newest_media != SC_TIME_NONE)
+        reaches = utc_of(clock, clock->newest_media) >= (double)utc_ns;
     g_mutex_unlock(&clock->lock);
     return reaches;
 }
